@@ -1,0 +1,66 @@
+"""Settings, read once from ONSITE_* environment variables with safe defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+DEFAULT_SECRET_KEY = "onsite-development-secret-do-not-use-in-production"
+ENVIRONMENTS = ("development", "testing", "production")
+
+
+class ConfigurationError(RuntimeError):
+    pass
+
+
+_PARSERS = {"str": str, "int": int, "float": float, "Path": Path}
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    instance_path: Path = field(default_factory=lambda: Path.cwd() / "instance")
+    database_url: str = ""
+    secret_key: str = DEFAULT_SECRET_KEY
+    access_token_minutes: int = 15
+    refresh_token_days: int = 30
+    max_body_bytes: int = 2 * 1024 * 1024
+    max_page_size: int = 200
+    idempotency_retention_days: int = 7
+    # SLA policy defaults (RULES.md §2); a request freezes the numbers it was computed with (DSP-4).
+    sla_radius_km: float = 100.0
+    sla_on_site_hours: float = 24.0
+    sla_reply_hours: float = 12.0
+    sla_written_contact_hours: float = 12.0
+    travel_speed_kmh: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.env not in ENVIRONMENTS:
+            raise ConfigurationError(f"ONSITE_ENV must be one of {', '.join(ENVIRONMENTS)}, not {self.env!r}")
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite:///{self.instance_path / 'onsite.db'}")
+        if self.env == "production" and self.secret_key == DEFAULT_SECRET_KEY:
+            raise ConfigurationError("refusing to start in production with the default ONSITE_SECRET_KEY")
+        if len(self.secret_key) < 32:
+            raise ConfigurationError("ONSITE_SECRET_KEY must be at least 32 characters")
+        for name in ("sla_radius_km", "sla_on_site_hours", "sla_reply_hours", "sla_written_contact_hours",
+                     "travel_speed_kmh", "access_token_minutes", "refresh_token_days", "max_body_bytes"):
+            if getattr(self, name) <= 0:
+                raise ConfigurationError(f"ONSITE_{name.upper()} must be positive")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
+        """Every field can be set as ONSITE_<FIELD NAME IN CAPITALS>."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = environ.get(f"ONSITE_{f.name.upper()}")
+            if raw is None or raw == "":
+                continue
+            try:
+                values[f.name] = _PARSERS[str(f.type)](raw)
+            except ValueError as exc:
+                raise ConfigurationError(f"ONSITE_{f.name.upper()}={raw!r}: {exc}") from exc
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""Customers and their units (the equipment under service and warranty)."""

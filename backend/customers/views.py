@@ -1,0 +1,25 @@
+from backend.accounts.models import Role
+from backend.customers.models import Customer, Unit
+from backend.customers.schemas import (CustomerCreateSchema, CustomerFilterSchema, CustomerSchema,
+                                       CustomerUpdateSchema, UnitCreateSchema, UnitFilterSchema, UnitSchema,
+                                       UnitUpdateSchema)
+from backend.http import crud
+from backend.http.api import Blueprint
+
+READERS = (Role.AGENT, Role.DISPATCHER, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN, Role.WAREHOUSE)
+WRITERS = (Role.AGENT, Role.ADMIN)
+
+customers_blp = Blueprint("customers", __name__, url_prefix="/api/v1/customers", description="Customers")
+units_blp = Blueprint("units", __name__, url_prefix="/api/v1/units", description="Units (equipment) and warranty")
+
+crud.register(customers_blp, crud.Resource(
+    model=Customer, singular="customer", plural="customers", schema=CustomerSchema,
+    create_schema=CustomerCreateSchema, update_schema=CustomerUpdateSchema, filters=CustomerFilterSchema,
+    read_roles=READERS, write_roles=WRITERS, search_columns=("name", "contact_person", "address"),
+))
+
+crud.register(units_blp, crud.Resource(
+    model=Unit, singular="unit", plural="units", schema=UnitSchema,
+    create_schema=UnitCreateSchema, update_schema=UnitUpdateSchema, filters=UnitFilterSchema,
+    read_roles=READERS, write_roles=WRITERS, references={"customer_id": Customer},
+))

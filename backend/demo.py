@@ -1,0 +1,192 @@
+"""Demo data: realistic stations, technicians, customers, units and parts. Safe to run again: rows are matched
+on their natural keys (station code, username, serial number, part number) and never duplicated."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.accounts.models import Role
+from backend.accounts.service import create_user, find_user
+from backend.customers.models import Customer, Unit
+from backend.parts.models import Part
+from backend.stations.models import Station
+from backend.technicians.models import Technician
+
+STATIONS = [  # code, name, address, latitude, longitude
+    ("ZZ", "Zhengzhou service station", "Zhengdong New District, Zhengzhou, Henan", 34.7466, 113.6254),
+    ("BJ", "Beijing service station", "Fengtai District, Beijing", 39.8585, 116.2870),
+    ("SH", "Shanghai service station", "Jiading District, Shanghai", 31.3747, 121.2650),
+    ("GZ", "Guangzhou service station", "Baiyun District, Guangzhou, Guangdong", 23.1579, 113.2733),
+    ("CD", "Chengdu service station", "Xindu District, Chengdu, Sichuan", 30.8238, 104.1588),
+    ("WH", "Wuhan service station", "Hanyang District, Wuhan, Hubei", 30.5549, 114.2165),
+    ("XA", "Xi'an service station", "Weiyang District, Xi'an, Shaanxi", 34.3416, 108.9398),
+    ("LZ", "Lanzhou service station", "Qilihe District, Lanzhou, Gansu", 36.0611, 103.8343),
+]
+
+SKILLS = ["body", "chassis_engine", "electrical", "air_conditioning", "hydraulics"]
+SURNAMES = ["Wang", "Li", "Zhang", "Liu", "Chen", "Yang", "Zhao", "Huang", "Zhou", "Wu"]
+GIVEN = ["Wei", "Fang", "Min", "Jie", "Lei", "Jun", "Tao", "Qiang", "Yan", "Hui", "Bo", "Ping"]
+
+# Sites at real places: some well inside 100 km of a station, some just beyond, some far away.
+CUSTOMERS = [  # name, contact, phone, address
+    ("Kaifeng City Bus Co.", "Sun Hao", "+86 371 2356 0001", "Gulou District, Kaifeng, Henan"),
+    ("Luoyang Tourism Transport", "Ma Lin", "+86 379 6390 0002", "Xigong District, Luoyang, Henan"),
+    ("Tianjin Port Shuttle Ltd.", "Guo Qing", "+86 22 2580 0003", "Binhai New Area, Tianjin"),
+    ("Suzhou Industrial Park Transit", "Xu Ying", "+86 512 6288 0004", "Suzhou Industrial Park, Jiangsu"),
+    ("Foshan Intercity Coaches", "He Jian", "+86 757 8322 0005", "Chancheng District, Foshan, Guangdong"),
+    ("Mianyang Passenger Transport", "Luo Ming", "+86 816 2255 0006", "Fucheng District, Mianyang, Sichuan"),
+    ("Xianyang Airport Express", "Gao Fei", "+86 29 3321 0007", "Weicheng District, Xianyang, Shaanxi"),
+    ("Yichang Three Gorges Tours", "Lin Tao", "+86 717 6222 0008", "Xiling District, Yichang, Hubei"),
+    ("Kashgar Highway Transport", "Aziz Tursun", "+86 998 2822 0009", "Kashgar, Xinjiang"),
+    ("Lhasa Plateau Coaches", "Tenzin Dorje", "+86 891 6333 0010", "Chengguan District, Lhasa, Tibet"),
+    ("Beijing Capital Shuttle", "Han Xue", "+86 10 6789 0011", "Chaoyang District, Beijing"),
+    ("Wuhan University Fleet", "Deng Rui", "+86 27 6875 0012", "Wuchang District, Wuhan, Hubei"),
+]
+
+MODELS = ["C12 coach", "C10 coach", "M8 minibus", "E12 electric bus", "S11 school bus"]
+
+PARTS = [  # part number, name, unit price, serial tracked
+    ("ALT-24V-150", "Alternator 24 V 150 A", "2380.00", True),
+    ("STM-24V-7K", "Starter motor 24 V 7 kW", "3150.00", True),
+    ("ECU-D6-01", "Engine control unit, D6 diesel", "9800.00", True),
+    ("ACC-TM31", "A/C compressor TM31", "6400.00", True),
+    ("TCU-AT6", "Transmission control unit", "7200.00", True),
+    ("BRK-PAD-F", "Front brake pad set", "420.00", False),
+    ("BRK-PAD-R", "Rear brake pad set", "390.00", False),
+    ("FLT-OIL-D6", "Oil filter, D6 diesel", "68.00", False),
+    ("FLT-FUEL-D6", "Fuel filter, D6 diesel", "85.00", False),
+    ("BLT-FAN-8PK", "Fan belt 8PK", "150.00", False),
+    ("LMP-HEAD-L", "Headlamp assembly, left", "860.00", False),
+    ("MIR-EXT-R", "Exterior mirror, right", "540.00", False),
+    ("DR-SEAL-1", "Passenger door seal", "210.00", False),
+    ("WPR-MOT", "Wiper motor", "730.00", False),
+    ("SNS-NOX", "NOx sensor", "1890.00", True),
+]
+
+# One account per office role; the printed passwords are for the demo only.
+DEMO_USERS = [
+    ("admin", "admin-demo-pass", [Role.ADMIN], "Demo Administrator"),
+    ("manager", "manager-demo-pass", [Role.MANAGER], "Demo Manager"),
+    ("supervisor", "supervisor-demo-pass", [Role.SUPERVISOR], "Demo Supervisor"),
+    ("dispatcher", "dispatcher-demo-pass", [Role.DISPATCHER], "Demo Dispatcher"),
+    ("agent", "agent-demo-pass", [Role.AGENT], "Demo Service Agent"),
+    ("warehouse", "warehouse-demo-pass", [Role.WAREHOUSE], "Demo Warehouse Keeper"),
+]
+TECHNICIAN_PASSWORD = "technician-demo-pass"
+TECHNICIAN_COUNT = 30
+
+
+@dataclass
+class DemoSummary:
+    created: dict[str, int] = field(default_factory=dict)
+    present: dict[str, int] = field(default_factory=dict)
+    credentials: list[tuple[str, str, list[str]]] = field(default_factory=list)
+
+    def count(self, kind: str, created: bool) -> None:
+        bucket = self.created if created else self.present
+        bucket[kind] = bucket.get(kind, 0) + 1
+
+    def line(self) -> str:
+        kinds = sorted(set(self.created) | set(self.present))
+        parts = ", ".join(f"{self.created.get(k, 0) + self.present.get(k, 0)} {k}" for k in kinds)
+        return (f"demo data ready: {parts} ({sum(self.created.values())} created, "
+                f"{sum(self.present.values())} already present)")
+
+
+def load_demo_data(session: Session, progress: Callable[[str], None] = lambda _m: None) -> DemoSummary:
+    summary = DemoSummary()
+    progress("stations")
+    stations = [_station(session, summary, *row) for row in STATIONS]
+    progress("office users")
+    for username, password, roles, full_name in DEMO_USERS:
+        _user(session, summary, username, password, roles, full_name)
+    progress(f"{TECHNICIAN_COUNT} technicians")
+    for number in range(1, TECHNICIAN_COUNT + 1):
+        _technician(session, summary, number, stations[(number - 1) % len(stations)])
+    progress("customers and units")
+    for number, row in enumerate(CUSTOMERS, start=1):
+        customer = _customer(session, summary, *row)
+        for k in range(1 + number % 3):
+            _unit(session, summary, customer, number, k)
+    progress("parts catalogue")
+    for row in PARTS:
+        _part(session, summary, *row)
+    session.flush()
+    return summary
+
+
+def _station(session: Session, summary: DemoSummary, code: str, name: str, address: str, lat: float, lon: float
+             ) -> Station:
+    station = session.scalar(select(Station).where(Station.code == code))
+    summary.count("stations", station is None)
+    if station is None:
+        station = Station(code=code, name=name, address=address, latitude=lat, longitude=lon, active=True,
+                          may_receive_work=True)
+        session.add(station)
+        session.flush()
+    return station
+
+
+def _user(session: Session, summary: DemoSummary, username: str, password: str, roles: list[str], full_name: str
+          ) -> None:
+    existing = find_user(session, username)
+    summary.count("users", existing is None)
+    if existing is None:
+        create_user(session, username=username, password=password, roles=list(roles), full_name=full_name)
+        summary.credentials.append((username, password, [str(r) for r in roles]))
+    else:
+        summary.credentials.append((username, "(unchanged)", existing.roles))
+
+
+def _technician(session: Session, summary: DemoSummary, number: int, station: Station) -> None:
+    username = f"tech{number:02d}"
+    user = find_user(session, username)
+    if user is None:
+        full_name = f"{SURNAMES[number % len(SURNAMES)]} {GIVEN[(number * 7) % len(GIVEN)]}"
+        user = create_user(session, username=username, password=TECHNICIAN_PASSWORD, roles=[Role.TECHNICIAN],
+                           full_name=full_name, station_id=station.id)
+    technician = session.scalar(select(Technician).where(Technician.user_id == user.id))
+    summary.count("technicians", technician is None)
+    if technician is None:
+        technician = Technician(user_id=user.id, home_station_id=station.id, active=True, on_shift=number % 5 != 0)
+        technician.skills = [SKILLS[number % len(SKILLS)], SKILLS[(number * 3) % len(SKILLS)]]
+        session.add(technician)
+        session.flush()
+    if number == 1:
+        summary.credentials.append((f"tech01..tech{TECHNICIAN_COUNT:02d}", TECHNICIAN_PASSWORD, [Role.TECHNICIAN]))
+
+
+def _customer(session: Session, summary: DemoSummary, name: str, contact: str, phone: str, address: str) -> Customer:
+    customer = session.scalar(select(Customer).where(Customer.name == name))
+    summary.count("customers", customer is None)
+    if customer is None:
+        customer = Customer(name=name, contact_person=contact, phones=[phone], address=address)
+        session.add(customer)
+        session.flush()
+    return customer
+
+
+def _unit(session: Session, summary: DemoSummary, customer: Customer, number: int, k: int) -> None:
+    serial = f"LOC{2023 + k}{number:03d}{k:02d}"
+    unit = session.scalar(select(Unit).where(Unit.serial_number == serial))
+    summary.count("units", unit is None)
+    if unit is None:
+        delivered = date(2023 + k, 1 + (number % 12), 10)
+        session.add(Unit(customer_id=customer.id, model=MODELS[(number + k) % len(MODELS)], serial_number=serial,
+                         delivery_date=delivered, warranty_end_date=delivered.replace(year=delivered.year + 2),
+                         warranty_mileage_limit_km=200_000, warranty_hours_limit=None))
+
+
+def _part(session: Session, summary: DemoSummary, part_number: str, name: str, price: str, serial_tracked: bool
+          ) -> None:
+    part = session.scalar(select(Part).where(Part.part_number == part_number))
+    summary.count("parts", part is None)
+    if part is None:
+        session.add(Part(part_number=part_number, name=name, unit_price=Decimal(price), serial_tracked=serial_tracked,
+                         active=True))

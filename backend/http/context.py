@@ -1,0 +1,73 @@
+"""Per-application services (settings, clock, database) and per-request state (session, user)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app, g, request
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.accounts.models import User
+from backend.accounts.service import TokenPolicy
+from backend.clock import Clock
+from backend.config import Settings
+from backend.db import writer_session
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+REQUEST_ID_HEADER = "X-Request-Id"
+DEVICE_ID_HEADER = "X-Device-Id"
+
+
+@dataclass
+class Onsite:
+    settings: Settings
+    clock: Clock
+    engine: Engine
+    session_factory: sessionmaker[Session]
+
+    @property
+    def token_policy(self) -> TokenPolicy:
+        return TokenPolicy(secret_key=self.settings.secret_key,
+                           access_lifetime=timedelta(minutes=self.settings.access_token_minutes),
+                           refresh_lifetime=timedelta(days=self.settings.refresh_token_days))
+
+    def new_session(self, *, writer: bool = False) -> Session:
+        session = writer_session(self.session_factory) if writer else self.session_factory()
+        session.info["clock"] = self.clock
+        return session
+
+
+def onsite() -> Onsite:
+    return current_app.extensions["onsite"]
+
+
+def db() -> Session:
+    """The request's session; writes take the write lock up front (see backend.db)."""
+    if "db" not in g:
+        g.db = onsite().new_session(writer=request.method not in READ_METHODS)
+    return g.db
+
+
+def close_session(_exc: BaseException | None = None) -> None:
+    session = g.pop("db", None)
+    if session is not None:
+        session.close()
+
+
+def request_id() -> str:
+    if "request_id" not in g:
+        supplied = request.headers.get(REQUEST_ID_HEADER, "")
+        g.request_id = supplied if 0 < len(supplied) <= 64 and supplied.isprintable() else uuid.uuid4().hex
+    return g.request_id
+
+
+def device_id() -> str | None:
+    supplied = request.headers.get(DEVICE_ID_HEADER)
+    return supplied[:120] if supplied else None
+
+
+def current_user() -> User:
+    return g.user

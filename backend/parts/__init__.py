@@ -1,0 +1,1 @@
+"""Spare parts: the catalogue (and, later, stock, requisitions and old-part returns)."""

@@ -1,0 +1,33 @@
+from decimal import Decimal
+
+import marshmallow as ma
+from marshmallow import validate
+
+from backend.http.fields import Name, Text, Timestamp
+
+
+class PartCreateSchema(ma.Schema):
+    part_number = Name(60, required=True)
+    name = Name(200, required=True)
+    unit_price = ma.fields.Decimal(required=True, places=2, as_string=True, allow_nan=False,
+                                   validate=validate.Range(min=Decimal("0"), max=Decimal("9999999999.99")),
+                                   metadata={"description": "Price in the company's currency, e.g. \"125.50\""})
+    serial_tracked = ma.fields.Boolean(load_default=False)
+    active = ma.fields.Boolean(load_default=True)
+
+
+class PartUpdateSchema(PartCreateSchema):
+    """Any subset of the fields (loaded with partial=True)."""
+
+
+class PartSchema(PartCreateSchema):
+    id = ma.fields.Integer(dump_only=True)
+    version = ma.fields.Integer(dump_only=True)
+    created_at = Timestamp(dump_only=True)
+    updated_at = Timestamp(dump_only=True)
+
+
+class PartFilterSchema(ma.Schema):
+    serial_tracked = ma.fields.Boolean()
+    active = ma.fields.Boolean()
+    q = Text(100, min_length=1, metadata={"description": "Text in part number or name"})

@@ -1,0 +1,1 @@
+"""Service stations (服务站): where technicians are based and distances are measured from."""

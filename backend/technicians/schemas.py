@@ -1,0 +1,45 @@
+import marshmallow as ma
+from marshmallow import validate
+
+from backend.http.fields import Id, Latitude, Longitude, PositionSchema, Text, Timestamp
+
+Skill = ma.fields.String(validate=[validate.Length(min=1, max=40), validate.Regexp(r"^[a-z0-9_\-]+$")])
+
+
+class TechnicianCreateSchema(ma.Schema):
+    user_id = Id(required=True)
+    home_station_id = Id(required=True)
+    skills = ma.fields.List(Skill, load_default=list, validate=validate.Length(max=30))
+    active = ma.fields.Boolean(load_default=True)
+    on_shift = ma.fields.Boolean(load_default=False)
+
+
+class TechnicianUpdateSchema(TechnicianCreateSchema):
+    """Any subset of the fields except user_id (loaded with partial=True)."""
+
+    class Meta:
+        exclude = ("user_id",)
+
+
+class TechnicianSchema(TechnicianCreateSchema):
+    id = ma.fields.Integer(dump_only=True)
+    name = ma.fields.String(dump_only=True)
+    last_latitude = Latitude(dump_only=True, allow_none=True)
+    last_longitude = Longitude(dump_only=True, allow_none=True)
+    last_accuracy_m = ma.fields.Float(dump_only=True, allow_none=True)
+    last_position_at = Timestamp(dump_only=True, allow_none=True)
+    last_position_device_time = Timestamp(dump_only=True, allow_none=True)
+    version = ma.fields.Integer(dump_only=True)
+    created_at = Timestamp(dump_only=True)
+    updated_at = Timestamp(dump_only=True)
+
+
+class TechnicianFilterSchema(ma.Schema):
+    home_station_id = Id()
+    active = ma.fields.Boolean()
+    on_shift = ma.fields.Boolean()
+    skill = Text(40, min_length=1)
+
+
+class PositionReportSchema(PositionSchema):
+    device_time = Timestamp(allow_none=True, metadata={"description": "The device's clock when the fix was taken"})

@@ -1,0 +1,40 @@
+from typing import Any
+
+from backend.accounts.models import Role
+from backend.http import crud
+from backend.http.api import ETAG_HEADER, Blueprint, etag_of
+from backend.http.context import current_user, db, onsite
+from backend.stations.models import Station
+from backend.technicians.models import Technician, TechnicianSkill
+from backend.technicians.schemas import (PositionReportSchema, TechnicianCreateSchema, TechnicianFilterSchema,
+                                         TechnicianSchema, TechnicianUpdateSchema)
+from backend.technicians.service import apply_technician_changes, create_technician, report_position
+
+blp = Blueprint("technicians", __name__, url_prefix="/api/v1/technicians", description="Technicians")
+
+OFFICE_ROLES = (Role.DISPATCHER, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN)
+
+crud.register(blp, crud.Resource(
+    model=Technician, singular="technician", plural="technicians", schema=TechnicianSchema,
+    create_schema=TechnicianCreateSchema, update_schema=TechnicianUpdateSchema, filters=TechnicianFilterSchema,
+    read_roles=OFFICE_ROLES, write_roles=(Role.ADMIN, Role.SUPERVISOR),
+    references={"home_station_id": Station},
+    custom_filters={"skill": lambda stmt, skill: stmt.where(Technician.skill_rows.any(TechnicianSkill.skill == skill))},
+    create=create_technician, update=lambda _session, technician, data: apply_technician_changes(technician, data),
+))
+
+
+@blp.route("/<id:technician_id>/position", methods=["PUT"])
+@blp.access(Role.TECHNICIAN)
+@blp.write
+@blp.arguments(PositionReportSchema)
+@blp.response(200, TechnicianSchema, headers=ETAG_HEADER)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.doc(summary="Report the technician's current position (from their own device)")
+def put_position(data: dict[str, Any], technician_id: int) -> Any:
+    technician = crud.get_or_404(db(), Technician, technician_id, "technician")
+    report_position(technician, current_user(), latitude=data["latitude"], longitude=data["longitude"],
+                    accuracy_m=data.get("accuracy_m"), device_time=data.get("device_time"),
+                    received_at=onsite().clock.now())
+    db().flush()
+    return technician, {"ETag": etag_of(technician.version)}
