@@ -34,7 +34,7 @@ def db_group() -> None:
 
 
 @db_group.command("upgrade")
-@click.option("--revision", default="head", show_default=True)
+@click.option("--revision", default="heads", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Migrate the database schema (creates the database file on SQLite)."""
     from backend import migrate

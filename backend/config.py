@@ -40,6 +40,10 @@ class Settings:
             raise ConfigurationError(f"ONSITE_ENV must be one of {', '.join(ENVIRONMENTS)}, not {self.env!r}")
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite:///{self.instance_path / 'onsite.db'}")
+        for scheme in ("postgres://", "postgresql://"):
+            # The installed driver is psycopg 3; plain URLs would ask SQLAlchemy for psycopg2.
+            if self.database_url.startswith(scheme):
+                object.__setattr__(self, "database_url", "postgresql+psycopg://" + self.database_url[len(scheme):])
         if self.env == "production" and self.secret_key == DEFAULT_SECRET_KEY:
             raise ConfigurationError("refusing to start in production with the default ONSITE_SECRET_KEY")
         if len(self.secret_key) < 32:
