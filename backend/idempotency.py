@@ -46,12 +46,20 @@ def lookup(session: Session, user_id: int, key: str) -> IdempotencyRecord | None
                                                           IdempotencyRecord.key == key))
 
 
-def remember(session: Session, *, user_id: int, key: str, fingerprint: str, response: StoredResponse,
-             now: datetime) -> None:
-    session.add(IdempotencyRecord(user_id=user_id, key=key, fingerprint=fingerprint,
-                                  status_code=response.status_code, headers=response.headers,
-                                  body=response.body, created_at=now))
+def claim(session: Session, *, user_id: int, key: str, fingerprint: str, now: datetime) -> IdempotencyRecord:
+    """Reserves the key inside the request's transaction, before acting. A concurrent request with the same
+    key blocks on the unique index until this one ends, then fails with IntegrityError and replays."""
+    record = IdempotencyRecord(user_id=user_id, key=key, fingerprint=fingerprint, status_code=0, headers={},
+                               body=b"", created_at=now)
+    session.add(record)
     session.flush()
+    return record
+
+
+def complete(record: IdempotencyRecord, response: StoredResponse) -> None:
+    record.status_code = response.status_code
+    record.headers = response.headers
+    record.body = response.body
 
 
 def purge_expired(session: Session, now: datetime, retention: timedelta) -> int:

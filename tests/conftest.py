@@ -32,23 +32,25 @@ _usernames = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def database_url(tmp_path_factory: pytest.TempPathFactory, testrun_uid: str) -> Iterator[str]:
     server_url = os.environ.get("ONSITE_TEST_DATABASE_URL")
-    url = _own_postgres_database(server_url) if server_url else f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    if not server_url:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        migrate.upgrade(url)
+        yield url
+        return
+    # Each xdist worker of each run gets a fresh database of its own, dropped afterwards.
+    server = make_url(Settings(database_url=server_url).database_url)
+    name = f"onsite_test_{testrun_uid[:10]}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    admin = make_engine(server.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = server.set(database=name).render_as_string(hide_password=False)
     migrate.upgrade(url)
-    return url
-
-
-def _own_postgres_database(server_url: str) -> str:
-    """Each xdist worker gets a fresh database of its own on the server."""
-    url = make_url(Settings(database_url=server_url).database_url)
-    name = f"{url.database}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
-    admin = make_engine(url.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
+    yield url
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture
@@ -92,8 +94,9 @@ def client(app: Flask) -> FlaskClient:
 
 @pytest.fixture
 def session(app: Flask) -> Iterator[Session]:
-    """A session for arranging and inspecting data directly, bypassing the API."""
-    session = app.extensions["onsite"].new_session(writer=True)
+    """A session for arranging and inspecting data directly, bypassing the API. It does not hold SQLite's
+    write lock while idle; call session.rollback() to see what the API committed since its last query."""
+    session = app.extensions["onsite"].new_session()
     yield session
     session.close()
 

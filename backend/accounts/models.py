@@ -2,12 +2,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.audit.recorder import Audited
 from backend.db import Base, Timestamped, Versioned
+
+if TYPE_CHECKING:
+    from backend.technicians.models import Technician
 
 
 class Role(StrEnum):
@@ -40,6 +44,8 @@ class User(Audited, Versioned, Base):
     role_rows: Mapped[list[UserRole]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin", order_by="UserRole.role"
     )
+    technician: Mapped[Technician | None] = relationship(
+        primaryjoin="User.id == Technician.user_id", viewonly=True, uselist=False)
 
     @property
     def roles(self) -> list[str]:

@@ -55,9 +55,11 @@ class UserSchema(UserCreateSchema):
 class UserFilterSchema(ma.Schema):
     role = RoleField
     active = ma.fields.Boolean()
-    station_id = Id()
+    station_id = Id(in_query=True)
     q = Text(100, min_length=1, metadata={"description": "Text in username or full name"})
 
 
 class MeSchema(UserSchema):
-    technician_id = ma.fields.Integer(dump_only=True, allow_none=True)
+    technician_id = ma.fields.Function(lambda user: user.technician.id if user.technician else None,
+                                       dump_only=True, allow_none=True,
+                                       metadata={"type": "integer", "description": "Set when the user is a technician"})

@@ -1,6 +1,5 @@
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.accounts import service
@@ -11,7 +10,6 @@ from backend.http import crud
 from backend.http.api import ETAG_HEADER, Blueprint, etag_of
 from backend.http.context import current_user, db, onsite
 from backend.stations.models import Station
-from backend.technicians.models import Technician
 
 auth_blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign in and refresh tokens")
 me_blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="The signed-in user")
@@ -54,9 +52,7 @@ def refresh_token(data: dict[str, Any]) -> Any:
 @me_blp.doc(summary="Who am I: account, roles, and technician id if any")
 def get_me() -> Any:
     user = current_user()
-    technician_id = db().scalar(select(Technician.id).where(Technician.user_id == user.id))
-    body = MeSchema().dump(user) | {"technician_id": technician_id}
-    return body, {"ETag": etag_of(user.version)}
+    return user, {"ETag": etag_of(user.version)}
 
 
 def _create_user(session: Session, data: dict[str, Any]) -> User:

@@ -77,7 +77,8 @@ def _after(obj: Base) -> dict[str, Any]:
 
 
 def _entity_id(obj: Base) -> str:
-    return "/".join(str(v) for v in inspect(obj).identity or ())
+    # New rows get their identity key only after the flush; the primary key values are already set.
+    return "/".join(str(v) for v in inspect(obj).mapper.primary_key_from_instance(obj))
 
 
 @event.listens_for(Session, "after_flush")

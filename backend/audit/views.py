@@ -31,7 +31,7 @@ class AuditEntrySchema(ma.Schema):
 class AuditFilterSchema(ma.Schema):
     entity_type = Text(60, min_length=1)
     entity_id = Text(60, min_length=1)
-    actor_user_id = Id()
+    actor_user_id = Id(in_query=True)
     request_id = Text(64, min_length=1)
     since = Timestamp()
     until = Timestamp()

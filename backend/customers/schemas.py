@@ -57,6 +57,6 @@ class UnitSchema(UnitCreateSchema):
 
 
 class UnitFilterSchema(ma.Schema):
-    customer_id = Id()
+    customer_id = Id(in_query=True)
     model = Text(80, min_length=1)
     serial_number = Text(80, min_length=1)

@@ -33,6 +33,10 @@ _REPLAYABLE_HEADERS = ("ETag", "Location", "Content-Type")
 class ProblemSchema(ma.Schema):
     """RFC 9457 problem details."""
 
+    class Meta:
+        # Extension members (RFC 9457 §3.2) carry specifics, e.g. current_etag on a 412.
+        unknown = ma.INCLUDE
+
     type = ma.fields.String(required=True, metadata={"description": "URI identifying the kind of problem"})
     title = ma.fields.String(required=True)
     status = ma.fields.Integer(required=True)
@@ -163,13 +167,16 @@ class Blueprint(flask_smorest.Blueprint):
             stored = idempotency.lookup(session, user.id, key)
             if stored is None:
                 try:
-                    return _commit_or_rollback(session, lambda: _run_and_remember(func, args, kwargs, user.id, key, print_))
+                    record = idempotency.claim(session, user_id=user.id, key=key, fingerprint=print_,
+                                               now=onsite().clock.now())
                 except IntegrityError:
-                    # A concurrent request with the same key won the race; answer with what it stored.
+                    # A concurrent request with the same key got there first and has finished; replay it.
                     session.rollback()
                     stored = idempotency.lookup(session, user.id, key)
                     if stored is None:
                         raise
+                else:
+                    return _commit_or_rollback(session, lambda: _run_and_remember(func, args, kwargs, record))
             if stored.fingerprint != print_:
                 raise DomainError(IDEMPOTENCY_HEADER, "this key was already used for a different request",
                                   location="header")
@@ -199,12 +206,14 @@ def _commit_or_rollback(session: Any, action: Callable[[], Any]) -> Any:
     return result
 
 
-def _run_and_remember(func: Callable[..., Any], args: Any, kwargs: Any, user_id: int, key: str, print_: str) -> Any:
+def _run_and_remember(func: Callable[..., Any], args: Any, kwargs: Any,
+                      record: idempotency.IdempotencyRecord) -> Any:
     response = func(*args, **kwargs)
     if isinstance(response, Response) and 200 <= response.status_code < 300:
         headers = {name: response.headers[name] for name in _REPLAYABLE_HEADERS if name in response.headers}
-        idempotency.remember(db(), user_id=user_id, key=key, fingerprint=print_, now=onsite().clock.now(),
-                             response=idempotency.StoredResponse(response.status_code, headers, response.get_data()))
+        idempotency.complete(record, idempotency.StoredResponse(response.status_code, headers, response.get_data()))
+    else:
+        db().delete(record)  # only successes are replayed; anything else may be retried for real
     return response
 
 

@@ -102,6 +102,7 @@ def register(blp: Blueprint, res: Resource) -> None:
     @blp.arguments(res.create_schema)
     @blp.response(201, res.schema, headers={**ETAG_HEADER, "Location": {"schema": {"type": "string"},
                                                                          "required": True}})
+    @blp.alt_response(409, response="CONFLICT")
     @blp.doc(summary=f"Create a {res.singular.replace('_', ' ')}")
     def create_item(data: dict[str, Any]) -> Any:
         session = db()

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
+
 import marshmallow as ma
 from marshmallow import validate
-from werkzeug.routing import IntegerConverter
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import IntegerConverter, ValidationError
 
 MAX_ID = 2**31 - 1  # ids are 32-bit on PostgreSQL; larger path ids are a 404, never a database error
 
@@ -15,9 +19,18 @@ class IdConverter(IntegerConverter):
     def __init__(self, url_map: object, *args: object, **kwargs: object) -> None:
         super().__init__(url_map, min=1, max=MAX_ID)
 
+    def to_python(self, value: str) -> int:
+        try:
+            return super().to_python(value)  # type: ignore[no-any-return]
+        except ValidationError:
+            # No row has such an id. Saying so here, instead of letting the router try the path's other rules,
+            # keeps PATCH or DELETE of it a 404: werkzeug would answer 405 because the GET rule's method differs.
+            raise NotFound(f"no resource has the id {value}; ids are 1 to {MAX_ID}") from None
 
-def Id(**kwargs: object) -> ma.fields.Integer:
-    return ma.fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+
+def Id(*, in_query: bool = False, **kwargs: object) -> ma.fields.Integer:
+    """A record id. JSON bodies must send a number; query strings are text by nature."""
+    return ma.fields.Integer(strict=not in_query, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
 
 
 def Latitude(**kwargs: object) -> ma.fields.Float:
@@ -45,6 +58,23 @@ def Name(max_length: int = 120, **kwargs: object) -> ma.fields.String:
 
 def Count(maximum: int = 10_000_000, **kwargs: object) -> ma.fields.Integer:
     return ma.fields.Integer(strict=True, validate=validate.Range(min=0, max=maximum), **kwargs)
+
+
+class Money(ma.fields.Decimal):
+    """An amount as a decimal string, e.g. "125.50": at most 10 digits before the point and 2 after (NUMERIC(12, 2)).
+    JSON numbers are refused, not rounded: they are binary fractions by the time a client has sent them."""
+
+    PATTERN = r"^[0-9]{1,10}(\.[0-9]{1,2})?$"
+    default_error_messages = {"invalid_money": 'must be a string like "125.50" (up to 10 digits, 2 decimals)'}
+
+    def __init__(self, **kwargs: object) -> None:
+        metadata = {"type": "string", "pattern": self.PATTERN, "example": "125.50", **kwargs.pop("metadata", {})}
+        super().__init__(places=2, as_string=True, metadata=metadata, **kwargs)
+
+    def _deserialize(self, value: object, attr: str | None, data: object, **kwargs: object) -> Decimal:
+        if not isinstance(value, str) or not re.fullmatch(self.PATTERN, value):
+            raise self.make_error("invalid_money")
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class PositionSchema(ma.Schema):

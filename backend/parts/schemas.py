@@ -1,17 +1,12 @@
-from decimal import Decimal
-
 import marshmallow as ma
-from marshmallow import validate
 
-from backend.http.fields import Name, Text, Timestamp
+from backend.http.fields import Money, Name, Text, Timestamp
 
 
 class PartCreateSchema(ma.Schema):
     part_number = Name(60, required=True)
     name = Name(200, required=True)
-    unit_price = ma.fields.Decimal(required=True, places=2, as_string=True, allow_nan=False,
-                                   validate=validate.Range(min=Decimal("0"), max=Decimal("9999999999.99")),
-                                   metadata={"description": "Price in the company's currency, e.g. \"125.50\""})
+    unit_price = Money(required=True, metadata={"description": "Price in the company's currency"})
     serial_tracked = ma.fields.Boolean(load_default=False)
     active = ma.fields.Boolean(load_default=True)
 

@@ -35,7 +35,7 @@ class TechnicianSchema(TechnicianCreateSchema):
 
 
 class TechnicianFilterSchema(ma.Schema):
-    home_station_id = Id()
+    home_station_id = Id(in_query=True)
     active = ma.fields.Boolean()
     on_shift = ma.fields.Boolean()
     skill = Text(40, min_length=1)

@@ -1,0 +1,103 @@
+"""The role matrix: which roles may call which endpoint (issue 2 §5, RULES.md §0).
+
+The table below is the access policy in one place. Every API endpoint must appear in it, and each row is
+checked against the running app: a caller without a token gets 401, a role outside the row gets 403, and a
+role inside it gets past the access check (any status but 401/403; bodies are empty, so usually 404/422/428).
+"""
+
+import pytest
+
+from backend.accounts.models import ROLE_VALUES
+
+ALL = frozenset(ROLE_VALUES)
+OFFICE = frozenset({"dispatcher", "supervisor", "manager", "admin"})
+CUSTOMER_READERS = frozenset({"agent", "dispatcher", "supervisor", "manager", "admin", "warehouse"})
+PUBLIC = "public"
+
+MATRIX = {
+    "GET /api/v1/health": PUBLIC,
+    "POST /api/v1/auth/token": PUBLIC,
+    "POST /api/v1/auth/refresh": PUBLIC,
+    "GET /api/v1/me": ALL,
+    "GET /api/v1/users": {"admin"},
+    "POST /api/v1/users": {"admin"},
+    "GET /api/v1/users/<id:user_id>": {"admin"},
+    "PATCH /api/v1/users/<id:user_id>": {"admin"},
+    "GET /api/v1/stations": ALL,
+    "POST /api/v1/stations": {"admin"},
+    "GET /api/v1/stations/<id:station_id>": ALL,
+    "PATCH /api/v1/stations/<id:station_id>": {"admin"},
+    "DELETE /api/v1/stations/<id:station_id>": {"admin"},
+    "GET /api/v1/technicians": OFFICE,
+    "POST /api/v1/technicians": {"admin", "supervisor"},
+    "GET /api/v1/technicians/<id:technician_id>": OFFICE,
+    "PATCH /api/v1/technicians/<id:technician_id>": {"admin", "supervisor"},
+    "DELETE /api/v1/technicians/<id:technician_id>": {"admin", "supervisor"},
+    "PUT /api/v1/technicians/<id:technician_id>/position": {"technician"},
+    "GET /api/v1/customers": CUSTOMER_READERS,
+    "POST /api/v1/customers": {"agent", "admin"},
+    "GET /api/v1/customers/<id:customer_id>": CUSTOMER_READERS,
+    "PATCH /api/v1/customers/<id:customer_id>": {"agent", "admin"},
+    "DELETE /api/v1/customers/<id:customer_id>": {"agent", "admin"},
+    "GET /api/v1/units": CUSTOMER_READERS,
+    "POST /api/v1/units": {"agent", "admin"},
+    "GET /api/v1/units/<id:unit_id>": CUSTOMER_READERS,
+    "PATCH /api/v1/units/<id:unit_id>": {"agent", "admin"},
+    "DELETE /api/v1/units/<id:unit_id>": {"agent", "admin"},
+    "GET /api/v1/parts": ALL,
+    "POST /api/v1/parts": {"warehouse", "admin"},
+    "GET /api/v1/parts/<id:part_id>": ALL,
+    "PATCH /api/v1/parts/<id:part_id>": {"warehouse", "admin"},
+    "DELETE /api/v1/parts/<id:part_id>": {"warehouse", "admin"},
+    "GET /api/v1/audit": {"admin", "manager"},
+}
+
+
+def _endpoints(app):
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/"):
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield f"{method} {rule.rule}", app.view_functions[rule.endpoint]
+
+
+def _url(rule):
+    path = rule.split(" ", 1)[1]
+    while "<" in path:
+        start, end = path.index("<"), path.index(">")
+        path = path[:start] + "1" + path[end + 1:]
+    return path
+
+
+def test_every_endpoint_is_in_the_matrix_and_declares_its_roles(app):
+    declared = {}
+    for key, view in _endpoints(app):
+        roles = getattr(view, "access_roles", None)
+        assert roles is not None, f"{key} declares no access (use blp.access(...) or blp.public)"
+        declared[key] = roles
+    assert set(declared) == set(MATRIX), (
+        f"missing from MATRIX: {sorted(set(declared) - set(MATRIX))}; "
+        f"stale in MATRIX: {sorted(set(MATRIX) - set(declared))}")
+
+
+@pytest.mark.parametrize("endpoint", sorted(k for k, v in MATRIX.items() if v != PUBLIC))
+def test_anonymous_callers_get_401(anonymous, endpoint):
+    method = endpoint.split(" ", 1)[0]
+    response = anonymous.request(method, _url(endpoint), json={})
+    assert response.status_code == 401, response.get_json()
+    assert response.mimetype == "application/problem+json"
+
+
+@pytest.mark.parametrize("role", sorted(ROLE_VALUES))
+def test_each_role_gets_exactly_the_access_in_the_matrix(as_role, role):
+    api = as_role(role)
+    wrong = []
+    for endpoint, allowed in sorted(MATRIX.items()):
+        if allowed == PUBLIC:
+            continue
+        method = endpoint.split(" ", 1)[0]
+        status = api.request(method, _url(endpoint), json={}).status_code
+        expected_allowed = role in allowed
+        if expected_allowed and status in (401, 403) or not expected_allowed and status != 403:
+            wrong.append(f"{endpoint}: {status} (allowed={expected_allowed})")
+    assert not wrong, "\n".join(wrong)
