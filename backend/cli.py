@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import click
@@ -80,6 +82,30 @@ def demo_data() -> None:
     click.echo(summary.line())
 
 
+@cli.group("stock")
+def stock_group() -> None:
+    """Spare-parts stock."""
+
+
+@stock_group.command("verify")
+def stock_verify() -> None:
+    """Prove every stored stock balance equals its ledger, and every serial is where the ledger puts it (PRT-1).
+    Lists each mismatch and exits with status 1 if there is any."""
+    from backend.parts.ledger import verify_stock
+
+    app = _app()
+    session = app.extensions["onsite"].new_session()
+    try:
+        report = verify_stock(session, progress=lambda message: click.echo(f"  {message}"))
+    finally:
+        session.close()
+    for mismatch in report.mismatches:
+        click.echo(f"MISMATCH {mismatch}")
+    click.echo(report.line())
+    if report.mismatches:
+        raise click.exceptions.Exit(1)
+
+
 @cli.command("openapi")
 @click.option("--output", type=click.Path(path_type=Path), default=DEFAULT_SPEC_PATH, show_default=True)
 def openapi(output: Path) -> None:
@@ -94,34 +120,101 @@ def openapi(output: Path) -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--production", is_flag=True, help="Run under gunicorn with several worker processes.")
 @click.option("--workers", default=None, type=int, help="gunicorn workers (default: 2 x CPUs + 1).")
-def serve(host: str, port: int, production: bool, workers: int | None) -> None:
-    """Serve the API (development server, or gunicorn with --production)."""
+@click.option("--no-scheduler", is_flag=True,
+              help="Run no scheduled duties in this process (e.g. when `onsite scheduler` runs them).")
+def serve(host: str, port: int, production: bool, workers: int | None, no_scheduler: bool) -> None:
+    """Serve the API (development server, or gunicorn with --production), running the scheduled duties too."""
     if production:
-        _serve_gunicorn(host, port, workers or (2 * (os.cpu_count() or 1) + 1))
+        _serve_gunicorn(host, port, workers or (2 * (os.cpu_count() or 1) + 1), with_scheduler=not no_scheduler)
         return
     app = _app()
-    click.echo(f"Onsite on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
-    app.run(host=host, port=port, threaded=True, use_reloader=False)
+    with _scheduler(app, enabled=not no_scheduler):
+        click.echo(f"Onsite on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+        app.run(host=host, port=port, threaded=True, use_reloader=False)
 
 
-def _serve_gunicorn(host: str, port: int, workers: int) -> None:
+def _serve_gunicorn(host: str, port: int, workers: int, *, with_scheduler: bool) -> None:
     from gunicorn.app.base import BaseApplication
 
     settings = _settings()
+    running = ExitStack()
 
     class OnsiteGunicorn(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
             self.cfg.set("accesslog", "-")
+            self.cfg.set("worker_exit", lambda _server, _worker: running.close())
 
         def load(self):  # type: ignore[no-untyped-def]
+            # Each worker starts a scheduler; the scheduler lock lets one of them run the duties.
             from backend.app import create_app
 
-            return create_app(settings)
+            app = create_app(settings)
+            running.enter_context(_scheduler(app, enabled=with_scheduler))
+            return app
 
     click.echo(f"Onsite (gunicorn, {workers} workers) on http://{host}:{port}")
     OnsiteGunicorn().run()
+
+
+@cli.command("scheduler")
+def scheduler() -> None:
+    """Run the scheduled duties in the foreground until Ctrl+C or SIGTERM. Start as many as you like, on any
+    machines: one holds the database lock and runs the duties, the others stand by to take over."""
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    with _scheduler(_app()) as running:
+        click.echo(f"scheduler {running.holder} running {', '.join(running.duties)}; Ctrl+C stops it")
+        while not stop.wait(1):
+            pass
+    click.echo("scheduler stopped")
+
+
+@cli.group("duty")
+def duty_group() -> None:
+    """Scheduled duties, by hand."""
+
+
+@duty_group.command("list")
+def duty_list() -> None:
+    """The duties and their schedules."""
+    from backend.duties.registry import registered
+
+    for duty in registered().values():
+        click.echo(f"{duty.name:<12} {duty.trigger}  {duty.description}")
+
+
+@duty_group.command("run")
+@click.argument("name")
+def duty_run(name: str) -> None:
+    """Run one duty once, now. Safe while a scheduler runs: duties are idempotent."""
+    from backend.duties.registry import describe, registered, run_duty
+
+    duties = registered()
+    if name not in duties:
+        raise click.ClickException(f"no duty {name!r}; the duties are: {', '.join(duties)}")
+    onsite = _app().extensions["onsite"]
+    click.echo(f"running {name} as of {onsite.clock.now().isoformat(timespec='seconds')} ...")
+    click.echo(describe(name, run_duty(onsite, duties[name])))
+
+
+@contextmanager
+def _scheduler(app, *, enabled: bool = True):  # type: ignore[no-untyped-def]
+    """The scheduled duties running in this process (the scheduler stands by while another holds the lock)."""
+    if not enabled:
+        yield None
+        return
+    from backend.duties.registry import registered
+    from backend.duties.scheduler import DutyScheduler
+
+    running = DutyScheduler(app.extensions["onsite"], registered())
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
 
 
 def render_openapi() -> str:

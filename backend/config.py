@@ -34,6 +34,15 @@ class Settings:
     sla_reply_hours: float = 12.0
     sla_written_contact_hours: float = 12.0
     travel_speed_kmh: float = 60.0
+    # Scheduled duties (issue 6): dispatchers hear of an open deadline this long before it is due.
+    sla_escalation_lead_hours: float = 2.0
+    # The SQLite scheduler lease lasts this long and is renewed every third of it; a stand-by scheduler takes over
+    # at most this long after the holder dies. Machines' clocks must agree to well within it.
+    scheduler_lease_seconds: int = 60
+    webhook_timeout_seconds: float = 10.0
+    # A failed delivery is retried after base x 2^(attempt - 1) seconds, until max attempts have been made.
+    webhook_max_attempts: int = 8
+    webhook_retry_base_seconds: float = 60.0
 
     def __post_init__(self) -> None:
         if self.env not in ENVIRONMENTS:
@@ -49,7 +58,9 @@ class Settings:
         if len(self.secret_key) < 32:
             raise ConfigurationError("ONSITE_SECRET_KEY must be at least 32 characters")
         for name in ("sla_radius_km", "sla_on_site_hours", "sla_reply_hours", "sla_written_contact_hours",
-                     "travel_speed_kmh", "access_token_minutes", "refresh_token_days", "max_body_bytes"):
+                     "travel_speed_kmh", "access_token_minutes", "refresh_token_days", "max_body_bytes",
+                     "sla_escalation_lead_hours", "scheduler_lease_seconds", "webhook_timeout_seconds",
+                     "webhook_max_attempts", "webhook_retry_base_seconds"):
             if getattr(self, name) <= 0:
                 raise ConfigurationError(f"ONSITE_{name.upper()} must be positive")
 

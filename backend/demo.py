@@ -1,5 +1,6 @@
-"""Demo data: realistic stations, technicians, customers, units and parts. Safe to run again: rows are matched
-on their natural keys (station code, username, serial number, part number) and never duplicated."""
+"""Demo data: realistic stations, technicians, customers, units, parts and opening stock in the central store. Safe
+to run again: rows are matched on their natural keys (station code, username, serial number, part number, receiving
+note reference) and never duplicated."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from sqlalchemy.orm import Session
 from backend.accounts.models import Role
 from backend.accounts.service import create_user, find_user
 from backend.customers.models import Customer, Unit
-from backend.parts.models import Part
+from backend.db import clock_of
+from backend.parts.models import Part, Receipt
+from backend.parts.stock import receive_goods
 from backend.stations.models import Station
 from backend.technicians.models import Technician
 
@@ -51,22 +54,22 @@ CUSTOMERS = [  # name, contact, phone, address
 
 MODELS = ["C12 coach", "C10 coach", "M8 minibus", "E12 electric bus", "S11 school bus"]
 
-PARTS = [  # part number, name, unit price, serial tracked
-    ("ALT-24V-150", "Alternator 24 V 150 A", "2380.00", True),
-    ("STM-24V-7K", "Starter motor 24 V 7 kW", "3150.00", True),
-    ("ECU-D6-01", "Engine control unit, D6 diesel", "9800.00", True),
-    ("ACC-TM31", "A/C compressor TM31", "6400.00", True),
-    ("TCU-AT6", "Transmission control unit", "7200.00", True),
-    ("BRK-PAD-F", "Front brake pad set", "420.00", False),
-    ("BRK-PAD-R", "Rear brake pad set", "390.00", False),
-    ("FLT-OIL-D6", "Oil filter, D6 diesel", "68.00", False),
-    ("FLT-FUEL-D6", "Fuel filter, D6 diesel", "85.00", False),
-    ("BLT-FAN-8PK", "Fan belt 8PK", "150.00", False),
-    ("LMP-HEAD-L", "Headlamp assembly, left", "860.00", False),
-    ("MIR-EXT-R", "Exterior mirror, right", "540.00", False),
-    ("DR-SEAL-1", "Passenger door seal", "210.00", False),
-    ("WPR-MOT", "Wiper motor", "730.00", False),
-    ("SNS-NOX", "NOx sensor", "1890.00", True),
+PARTS = [  # part number, name, unit price, serial tracked, supplier
+    ("ALT-24V-150", "Alternator 24 V 150 A", "2380.00", True, "Bosch"),
+    ("STM-24V-7K", "Starter motor 24 V 7 kW", "3150.00", True, "Bosch"),
+    ("ECU-D6-01", "Engine control unit, D6 diesel", "9800.00", True, "Weichai Power"),
+    ("ACC-TM31", "A/C compressor TM31", "6400.00", True, "Sanden"),
+    ("TCU-AT6", "Transmission control unit", "7200.00", True, "ZF"),
+    ("BRK-PAD-F", "Front brake pad set", "420.00", False, "Knorr-Bremse"),
+    ("BRK-PAD-R", "Rear brake pad set", "390.00", False, "Knorr-Bremse"),
+    ("FLT-OIL-D6", "Oil filter, D6 diesel", "68.00", False, "Mann+Hummel"),
+    ("FLT-FUEL-D6", "Fuel filter, D6 diesel", "85.00", False, "Mann+Hummel"),
+    ("BLT-FAN-8PK", "Fan belt 8PK", "150.00", False, "Gates"),
+    ("LMP-HEAD-L", "Headlamp assembly, left", "860.00", False, "Hella"),
+    ("MIR-EXT-R", "Exterior mirror, right", "540.00", False, "Mekra Lang"),
+    ("DR-SEAL-1", "Passenger door seal", "210.00", False, "Cooper Standard"),
+    ("WPR-MOT", "Wiper motor", "730.00", False, "Valeo"),
+    ("SNS-NOX", "NOx sensor", "1890.00", True, "Continental"),
 ]
 
 # One account per office role; the printed passwords are for the demo only.
@@ -80,6 +83,7 @@ DEMO_USERS = [
 ]
 TECHNICIAN_PASSWORD = "technician-demo-pass"
 TECHNICIAN_COUNT = 30
+OPENING_STOCK_REFERENCE = "DEMO-OPENING"
 
 
 @dataclass
@@ -118,6 +122,8 @@ def load_demo_data(session: Session, progress: Callable[[str], None] = lambda _m
     for row in PARTS:
         _part(session, summary, *row)
     session.flush()
+    progress("opening stock in the central store")
+    _opening_stock(session, summary)
     return summary
 
 
@@ -183,10 +189,25 @@ def _unit(session: Session, summary: DemoSummary, customer: Customer, number: in
                          warranty_mileage_limit_km=200_000, warranty_hours_limit=None))
 
 
-def _part(session: Session, summary: DemoSummary, part_number: str, name: str, price: str, serial_tracked: bool
-          ) -> None:
+def _part(session: Session, summary: DemoSummary, part_number: str, name: str, price: str, serial_tracked: bool,
+          supplier: str) -> None:
     part = session.scalar(select(Part).where(Part.part_number == part_number))
     summary.count("parts", part is None)
     if part is None:
         session.add(Part(part_number=part_number, name=name, unit_price=Decimal(price), serial_tracked=serial_tracked,
-                         active=True))
+                         active=True, supplier=supplier))
+
+
+def _opening_stock(session: Session, summary: DemoSummary) -> None:
+    """One receiving note into the central store: ten of each counted part, three numbered units of each
+    serial-tracked one. Recognised on a second run by its reference."""
+    recorded = session.scalar(select(Receipt.id).where(Receipt.supplier_reference == OPENING_STOCK_REFERENCE))
+    summary.count("receiving notes", recorded is None)
+    if recorded is not None:
+        return
+    parts = session.scalars(select(Part).where(Part.part_number.in_([row[0] for row in PARTS]))
+                            .order_by(Part.id)).all()
+    lines = [{"part_id": part.id, "quantity": 3, "serials": [f"{part.part_number}-{n:04d}" for n in (1, 2, 3)]}
+             if part.serial_tracked else {"part_id": part.id, "quantity": 10} for part in parts]
+    receive_goods(session, {"supplier": "Opening balance", "supplier_reference": OPENING_STOCK_REFERENCE,
+                            "lines": lines}, actor_id=None, now=clock_of(session).now())

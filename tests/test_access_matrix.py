@@ -12,6 +12,8 @@ from backend.accounts.models import ROLE_VALUES
 ALL = frozenset(ROLE_VALUES)
 OFFICE = frozenset({"dispatcher", "supervisor", "manager", "admin"})
 CUSTOMER_READERS = frozenset({"agent", "dispatcher", "supervisor", "manager", "admin", "warehouse"})
+REQUEST_READERS = frozenset({"agent", "dispatcher", "supervisor", "manager", "admin"})
+STOCK_READERS = ALL - {"agent"}
 PUBLIC = "public"
 
 MATRIX = {
@@ -50,6 +52,44 @@ MATRIX = {
     "PATCH /api/v1/parts/<id:part_id>": {"warehouse", "admin"},
     "DELETE /api/v1/parts/<id:part_id>": {"warehouse", "admin"},
     "GET /api/v1/audit": {"admin", "manager"},
+    # Service requests, SLA clocks and dispatch (issue 3)
+    "POST /api/v1/service-requests": {"agent", "dispatcher"},
+    "GET /api/v1/service-requests": REQUEST_READERS,
+    "GET /api/v1/service-requests/<id:service_request_id>": REQUEST_READERS,
+    "POST /api/v1/service-requests/<id:service_request_id>/decision": {"manager"},
+    "POST /api/v1/service-requests/<id:service_request_id>/replies": {"dispatcher"},
+    "POST /api/v1/service-requests/<id:service_request_id>/written-contacts": {"dispatcher", "supervisor"},
+    "POST /api/v1/service-requests/<id:service_request_id>/communications": {"agent", "dispatcher", "supervisor",
+                                                                            "manager"},
+    "GET /api/v1/service-requests/<id:service_request_id>/communications": REQUEST_READERS,
+    "POST /api/v1/service-requests/<id:service_request_id>/deadline-waivers": {"manager"},
+    "GET /api/v1/service-requests/<id:service_request_id>/candidates": {"dispatcher", "supervisor", "manager"},
+    "POST /api/v1/service-requests/<id:service_request_id>/dispatch": {"dispatcher"},
+    "GET /api/v1/jobs": OFFICE | {"technician"},
+    "GET /api/v1/jobs/<id:job_id>": OFFICE | {"technician"},
+    "GET /api/v1/jobs/<id:job_id>/dispatch-decision": OFFICE,
+    "GET /api/v1/me/notifications": ALL,
+    "POST /api/v1/me/notifications/<id:notification_id>/read": ALL,
+    "GET /api/v1/webhooks": {"admin"},
+    "POST /api/v1/webhooks": {"admin"},
+    "GET /api/v1/webhooks/<id:webhook_id>": {"admin"},
+    "PATCH /api/v1/webhooks/<id:webhook_id>": {"admin"},
+    "DELETE /api/v1/webhooks/<id:webhook_id>": {"admin"},
+    "GET /api/v1/webhooks/<id:webhook_id>/deliveries": {"admin"},
+    # Stock (issue 5, PRT-1/PRT-2); a technician moves stock only from and into their own van
+    "GET /api/v1/stock-locations": STOCK_READERS,
+    "GET /api/v1/stock-locations/<id:location_id>": STOCK_READERS,
+    "GET /api/v1/stock": STOCK_READERS,
+    "GET /api/v1/stock/ledger": STOCK_READERS,
+    "POST /api/v1/stock/receipts": {"warehouse"},
+    "GET /api/v1/stock/receipts": STOCK_READERS,
+    "GET /api/v1/stock/receipts/<id:receipt_id>": STOCK_READERS,
+    "POST /api/v1/stock/transfers": {"warehouse", "technician"},
+    "GET /api/v1/stock/transfers": STOCK_READERS,
+    "GET /api/v1/stock/transfers/<id:transfer_id>": STOCK_READERS,
+    "POST /api/v1/stock/transfers/<id:transfer_id>/receive": {"warehouse", "technician"},
+    "POST /api/v1/stock/transfers/<id:transfer_id>/cancel": {"warehouse", "technician"},
+    "GET /api/v1/serials/<serial>": STOCK_READERS,
 }
 
 

@@ -2,7 +2,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from backend.accounts.models import ROLE_VALUES
-from backend.http.fields import Id, Name, Text, Timestamp
+from backend.http.fields import Flag, Id, Name, Text, Timestamp
 
 RoleField = ma.fields.String(validate=validate.OneOf(ROLE_VALUES))
 
@@ -38,7 +38,7 @@ class UserCreateSchema(ma.Schema):
 class UserUpdateSchema(UserCreateSchema):
     """Any subset of the fields (loaded with partial=True); username is fixed."""
 
-    active = ma.fields.Boolean()
+    active = Flag()
 
     class Meta:
         exclude = ("username",)

@@ -38,12 +38,6 @@ class UnitCreateSchema(ma.Schema):
     warranty_mileage_limit_km = Count(allow_none=True)
     warranty_hours_limit = Count(allow_none=True)
 
-    @ma.validates_schema
-    def _warranty_after_delivery(self, data: dict, **_kwargs: object) -> None:
-        start, end = data.get("delivery_date"), data.get("warranty_end_date")
-        if start and end and end < start:
-            raise ma.ValidationError("must not be before delivery_date", field_name="warranty_end_date")
-
 
 class UnitUpdateSchema(UnitCreateSchema):
     """Any subset of the fields (loaded with partial=True)."""

@@ -3,6 +3,7 @@ from backend.customers.models import Customer, Unit
 from backend.customers.schemas import (CustomerCreateSchema, CustomerFilterSchema, CustomerSchema,
                                        CustomerUpdateSchema, UnitCreateSchema, UnitFilterSchema, UnitSchema,
                                        UnitUpdateSchema)
+from backend.customers.service import apply_unit_changes
 from backend.http import crud
 from backend.http.api import Blueprint
 
@@ -22,4 +23,6 @@ crud.register(units_blp, crud.Resource(
     model=Unit, singular="unit", plural="units", schema=UnitSchema,
     create_schema=UnitCreateSchema, update_schema=UnitUpdateSchema, filters=UnitFilterSchema,
     read_roles=READERS, write_roles=WRITERS, references={"customer_id": Customer},
+    create=lambda _session, data: apply_unit_changes(Unit(), data),
+    update=lambda _session, unit, data: apply_unit_changes(unit, data),
 ))

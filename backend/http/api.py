@@ -6,6 +6,8 @@ Access runs before argument parsing so an anonymous caller gets 401, not a valid
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from copy import deepcopy
 from functools import wraps
 from typing import Any, Callable
@@ -13,8 +15,10 @@ from typing import Any, Callable
 import flask_smorest
 import marshmallow as ma
 from flask import Response, g, request
+from flask_smorest.pagination import PaginationMetadataSchema
 from flask_smorest.utils import deepupdate, prepare_response
 from sqlalchemy.exc import IntegrityError
+from webargs.flaskparser import FlaskParser
 
 from backend import idempotency
 from backend.accounts.models import User
@@ -22,7 +26,7 @@ from backend.accounts.service import decode_access_token
 from backend.audit.recorder import AuditContext, set_audit_context
 from backend.errors import DomainError, Forbidden, Unauthorized
 from backend.http.context import db, device_id, onsite, request_id
-from backend.http.problems import PROBLEM_MEDIA_TYPE, problem
+from backend.http.problems import LOCATIONS, PROBLEM_MEDIA_TYPE, problem
 
 BEARER = [{"bearerAuth": []}]
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -57,6 +61,13 @@ class Api(flask_smorest.Api):
             prepare_response(response, self.spec, PROBLEM_MEDIA_TYPE)
             self.spec.components.response(name, response, lazy=True)
 
+    def _register_pagination_header(self) -> None:
+        # The header carries JSON, which OpenAPI describes with `content`; a `schema` would mean the simple
+        # style (k,v,k,v). Every paginated 200 sends it.
+        self.spec.components.header("PAGINATION", {
+            "description": "Pagination metadata", "required": True,
+            "content": {"application/json": {"schema": PaginationMetadataSchema}}}, lazy=True)
+
 
 _ERROR_RESPONSES = {
     "DEFAULT_ERROR": "Error (problem details)",
@@ -69,7 +80,11 @@ _ERROR_RESPONSES = {
     "UNPROCESSABLE_CONTENT": "Invalid input; `errors` names the fields",
     "UNPROCESSABLE_ENTITY": "Invalid input; `errors` names the fields",
     "BAD_REQUEST": "Malformed request",
+    "CONTENT_TOO_LARGE": "The body is larger than the server accepts",
 }
+_IDEMPOTENCY_KEY_PATTERN = r"^[!-~]([ -~]*[!-~])?$"
+# Where flask-smorest arguments come from the request body.
+_BODY_LOCATIONS = frozenset({"json", "form", "files"})
 
 
 def _add_doc(func: Callable[..., Any], **doc: Any) -> None:
@@ -108,8 +123,45 @@ def _set_audit_actor(user_id: int | None, name: str) -> None:
                                          device_id=device_id(), action=f"{request.method} {rule}"))
 
 
+def _nul_field(value: Any, path: tuple[str, ...] = ()) -> str | None:
+    """The dotted path of the first string inside `value` holding a NUL character, if any."""
+    if isinstance(value, str):
+        return ".".join(path) if path and "\x00" in value else None
+    items = value.items() if isinstance(value, Mapping) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _nul_field(item, (*path, str(key)))
+        if found is not None:
+            return found
+    return None
+
+
+class _ArgumentsParser(FlaskParser):
+    def pre_load(self, location_data: Any, *, schema: ma.Schema, req: Any, location: str) -> Any:
+        # JSON strings may hold NUL, so the spec allows it, but PostgreSQL cannot store it in text and would
+        # fail the request with a 500 (SQLite would keep it silently).
+        field = _nul_field(location_data)
+        if field is not None:
+            raise DomainError(field, "must not contain NUL characters", location=LOCATIONS.get(location, location))
+        return location_data
+
+
 class Blueprint(flask_smorest.Blueprint):
     DEFAULT_PAGINATION_PARAMETERS = {"page": 1, "page_size": 50, "max_page_size": 200}
+    ARGUMENTS_PARSER = _ArgumentsParser()
+
+    def arguments(self, schema: Any, *, location: str = "json", **kwargs: Any
+                  ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """flask-smorest's, also documenting how a body can fail before it is validated: unparsable, too large."""
+        decorator = super().arguments(schema, location=location, **kwargs)
+        if location not in _BODY_LOCATIONS:
+            return decorator
+
+        def with_body_responses(func: Callable[..., Any]) -> Callable[..., Any]:
+            wrapper = decorator(func)
+            _add_responses(wrapper, (400, "BAD_REQUEST"), (413, "CONTENT_TOO_LARGE"))
+            return wrapper
+
+        return with_body_responses
 
     def access(self, *roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Only authenticated users holding one of `roles` may call the view (any role when none given)."""
@@ -148,6 +200,7 @@ class Blueprint(flask_smorest.Blueprint):
     def needs_if_match(func: Callable[..., Any]) -> Callable[..., Any]:
         """Documents the If-Match header; the view calls require_if_match once it has the current version."""
         _add_parameters(func, IF_MATCH_PARAMETER)
+        _add_responses(func, (422, "UNPROCESSABLE_ENTITY"))
         return func
 
     def write(self, func: Callable[..., Any]) -> Callable[..., Any]:
@@ -160,9 +213,9 @@ class Blueprint(flask_smorest.Blueprint):
             user = g.get("user")
             if key is None or user is None:
                 return _commit_or_rollback(session, lambda: func(*args, **kwargs))
-            if not 0 < len(key) <= idempotency.MAX_KEY_LENGTH or not key.isprintable():
-                raise DomainError(IDEMPOTENCY_HEADER, f"must be 1 to {idempotency.MAX_KEY_LENGTH} printable characters",
-                                  location="header")
+            if len(key) > idempotency.MAX_KEY_LENGTH or not re.fullmatch(_IDEMPOTENCY_KEY_PATTERN, key):
+                raise DomainError(IDEMPOTENCY_HEADER, f"must be 1 to {idempotency.MAX_KEY_LENGTH} visible ASCII "
+                                  "characters (inner spaces allowed), e.g. a UUID", location="header")
             print_ = idempotency.fingerprint(request.method, request.full_path, request.get_data())
             stored = idempotency.lookup(session, user.id, key)
             if stored is None:
@@ -189,7 +242,10 @@ class Blueprint(flask_smorest.Blueprint):
             "in": "header", "name": IDEMPOTENCY_HEADER, "required": False,
             "description": "Client-chosen key; a retry with the same key and body replays the first response "
                            "instead of acting again (kept at least 7 days).",
-            "schema": {"type": "string", "minLength": 1, "maxLength": idempotency.MAX_KEY_LENGTH}})
+            "schema": {"type": "string", "maxLength": idempotency.MAX_KEY_LENGTH,
+                       "pattern": _IDEMPOTENCY_KEY_PATTERN}})
+        # A malformed key, or one already used for a different request (as the IETF draft says).
+        _add_responses(wrapper, (422, "UNPROCESSABLE_ENTITY"))
         return wrapper
 
 
@@ -226,14 +282,19 @@ def require_if_match(current_version: int) -> None:
     supplied = request.headers.get("If-Match")
     if supplied is None:
         raise DomainError("If-Match", "send the ETag you read in If-Match", status=428, location="header")
-    candidates = {tag.strip() for tag in supplied.split(",")}
+    if len(supplied) > _IF_MATCH_MAX_LENGTH or not re.fullmatch(_IF_MATCH_PATTERN, supplied):
+        raise DomainError("If-Match", 'must be * or the ETag you read, e.g. "3"', location="header")
+    candidates = set(re.findall(_ENTITY_TAG, supplied)) or {"*"}
     if "*" not in candidates and etag_of(current_version) not in candidates:
         raise DomainError("If-Match", f"stale: the current version is {etag_of(current_version)}", status=412,
                           location="header", current_etag=etag_of(current_version))
 
 
+_ENTITY_TAG = r'(?:W/)?"[!#-~]*"'  # RFC 9110 §8.8.3, ASCII only
+_IF_MATCH_PATTERN = rf"^(\*|{_ENTITY_TAG}( *, *{_ENTITY_TAG})*)$"
+_IF_MATCH_MAX_LENGTH = 200
 IF_MATCH_PARAMETER = {"in": "header", "name": "If-Match", "required": True,
                       "description": "The ETag of the version this update is based on.",
-                      "schema": {"type": "string", "minLength": 1, "maxLength": 200}}
+                      "schema": {"type": "string", "maxLength": _IF_MATCH_MAX_LENGTH, "pattern": _IF_MATCH_PATTERN}}
 ETAG_HEADER = {"ETag": {"description": "Version of the resource, for If-Match", "schema": {"type": "string"},
                         "required": True}}

@@ -65,8 +65,9 @@ def request_id() -> str:
 
 
 def device_id() -> str | None:
-    supplied = request.headers.get(DEVICE_ID_HEADER)
-    return supplied[:120] if supplied else None
+    supplied = request.headers.get(DEVICE_ID_HEADER, "")[:120]
+    # Kept with audit entries, so printable text only (PostgreSQL cannot even store a NUL in text).
+    return supplied if supplied and supplied.isprintable() else None
 
 
 def current_user() -> User:

@@ -33,6 +33,19 @@ def Id(*, in_query: bool = False, **kwargs: object) -> ma.fields.Integer:
     return ma.fields.Integer(strict=not in_query, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
 
 
+class _StrictBoolean(ma.fields.Boolean):
+    def _deserialize(self, value: object, attr: str | None, data: object, **kwargs: object) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+def Flag(*, in_query: bool = False, **kwargs: object) -> ma.fields.Boolean:
+    """true or false. JSON bodies must send a boolean (marshmallow alone would take 1, "yes" or "on");
+    query strings are text by nature."""
+    return ma.fields.Boolean(**kwargs) if in_query else _StrictBoolean(**kwargs)
+
+
 def Latitude(**kwargs: object) -> ma.fields.Float:
     return ma.fields.Float(allow_nan=False, validate=validate.Range(min=-90, max=90), **kwargs)
 
@@ -52,8 +65,11 @@ def Text(max_length: int, *, min_length: int = 0, **kwargs: object) -> ma.fields
 
 def Name(max_length: int = 120, **kwargs: object) -> ma.fields.String:
     """A required-looking text: blank is refused."""
+    # Regexp matches from the start in Python but anywhere in JSON Schema, and the two disagree on what \s is
+    # (Python counts \x1c-\x1f): spelled out, the pattern means "has a non-blank character" to both.
     return ma.fields.String(validate=[validate.Length(min=1, max=max_length),
-                                      validate.Regexp(r"\S", error="must not be blank")], **kwargs)
+                                      validate.Regexp(r"[ \t\n\r\f\v]*[^ \t\n\r\f\v]", error="must not be blank")],
+                            **kwargs)
 
 
 def Count(maximum: int = 10_000_000, **kwargs: object) -> ma.fields.Integer:

@@ -15,10 +15,13 @@ from backend.errors import DomainError, Unauthorized
 from backend.http.context import request_id
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+# The request does not match the documented schema: a client bug. Well-formed input that a rule refuses
+# (DomainError, 422) keeps the generic type, so a client can tell the two apart.
+INVALID_INPUT_TYPE = "urn:onsite:problem:invalid-input"
 log = logging.getLogger(__name__)
 
-_LOCATIONS = {"json": "body", "query": "query", "headers": "header", "files": "body", "form": "body",
-              "path": "path", "view_args": "path"}
+LOCATIONS = {"json": "body", "query": "query", "headers": "header", "files": "body", "form": "body",
+             "path": "path", "view_args": "path"}
 
 
 def _phrase(status: int) -> str:
@@ -66,7 +69,7 @@ def validation_errors(data: dict[str, Any]) -> list[dict[str, Any]]:
     messages = data.get("messages") or data.get("errors") or {}
     out: list[dict[str, Any]] = []
     for location, per_location in messages.items():
-        out.extend(field_errors(per_location, _LOCATIONS.get(location, location)))
+        out.extend(field_errors(per_location, LOCATIONS.get(location, location)))
     return out
 
 
@@ -82,6 +85,9 @@ def _http_exception(error: HTTPException) -> Response:
     headers = dict(data.get("headers") or {})
     if status == 405 and error.get_headers():
         headers.update({k: v for k, v in error.get_headers() if k.lower() == "allow"})
+    if status == 422 and errors:
+        # Extra members go in last, so this `type` replaces the one derived from the status.
+        return problem(status, detail, title="Invalid input", errors=errors, headers=headers, type=INVALID_INPUT_TYPE)
     return problem(status, detail, errors=errors, headers=headers)
 
 

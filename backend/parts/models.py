@@ -1,12 +1,20 @@
+"""Spare parts: the catalogue, and the stock held of them (PRT-1, PRT-2): locations, the append-only ledger, the
+balances kept beside it, serial-tracked units, receiving notes and transfers."""
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Boolean, Numeric, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint,
+                        event, insert)
+from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column, relationship
 
 from backend.audit.recorder import Audited
-from backend.db import Base, Versioned
+from backend.db import Base, Versioned, clock_of
+from backend.stations.models import Station
+from backend.technicians.models import Technician
 
 
 class Part(Audited, Versioned, Base):
@@ -19,3 +27,231 @@ class Part(Audited, Versioned, Base):
     # A serial-tracked part is one physical unit per serial; the rest are counted.
     serial_tracked: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Who makes it; old parts go back to them as secondary claims (PRT-7).
+    supplier: Mapped[str | None] = mapped_column(String(200))
+
+
+class LocationKind(StrEnum):
+    STORE = "store"
+    STATION = "station"
+    VAN = "van"
+    TRANSIT = "transit"
+
+
+class StockLocation(Base):
+    """A place stock is held (rule PRT-1): the central store, each service station, each technician's van, and
+    "in transit" for transfers that were sent but not yet received."""
+
+    __tablename__ = "stock_locations"
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({', '.join(repr(k.value) for k in LocationKind)})", name="known_kind"),
+        CheckConstraint("(kind = 'station') = (station_id IS NOT NULL) "
+                        "AND (kind = 'van') = (technician_id IS NOT NULL)", name="owner_matches_kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # STORE, TRANSIT, STN-<station id>, VAN-<technician id>: unique, so the fixed locations cannot be doubled.
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    kind: Mapped[str] = mapped_column(String(10), index=True)
+    # An unused location goes with its station or technician; one with stock history keeps them from being deleted.
+    station_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id", ondelete="CASCADE"), unique=True)
+    technician_id: Mapped[int | None] = mapped_column(ForeignKey("technicians.id", ondelete="CASCADE"), unique=True)
+    created_at: Mapped[datetime] = mapped_column()
+
+    station: Mapped[Station | None] = relationship(lazy="selectin")
+    technician: Mapped[Technician | None] = relationship(lazy="selectin")
+
+    @property
+    def name(self) -> str:
+        # Derived, not stored, so renaming a station or a technician renames their stock location too.
+        if self.station is not None:
+            return self.station.name
+        if self.technician is not None:
+            return f"Van of {self.technician.name}"
+        return "Central store" if self.kind == LocationKind.STORE else "In transit"
+
+
+FIXED_LOCATION_CODES = {LocationKind.STORE: "STORE", LocationKind.TRANSIT: "TRANSIT"}
+
+
+def station_location_code(station_id: int) -> str:
+    return f"STN-{station_id}"
+
+
+def van_location_code(technician_id: int) -> str:
+    return f"VAN-{technician_id}"
+
+
+@event.listens_for(Session, "after_flush")
+def _locations_for_new_stations_and_technicians(session: Session, _flush_context: Any) -> None:
+    """Every station keeps its own stock (单独建帐) and every technician has a van (rule PRT-1). Creating the
+    location in the same flush, whoever creates the station or technician (API, demo loader, CLI), means none
+    can exist without one. Ids are known only after the flush, hence after_flush and a Core insert."""
+    now = clock_of(session).now()
+    rows = []
+    for obj in session.new:
+        if isinstance(obj, Station):
+            rows.append({"code": station_location_code(obj.id), "kind": LocationKind.STATION.value,
+                         "station_id": obj.id, "technician_id": None, "created_at": now})
+        elif isinstance(obj, Technician):
+            rows.append({"code": van_location_code(obj.id), "kind": LocationKind.VAN.value, "station_id": None,
+                         "technician_id": obj.id, "created_at": now})
+    if rows:
+        session.connection().execute(insert(StockLocation.__table__), rows)
+
+
+class StockBalance(Base):
+    """The stored balance of one part at one location: the sum of its ledger entries, kept in step in the same
+    transaction for speed (`onsite stock verify` proves it). Changed only by conditional UPDATEs (backend.parts.
+    ledger), which, with the checks below, keep stock from ever going negative (rule PRT-1)."""
+
+    __tablename__ = "stock_balances"
+    __table_args__ = (
+        CheckConstraint("on_hand >= 0", name="on_hand_not_negative"),
+        CheckConstraint("reserved >= 0 AND reserved <= on_hand", name="reserved_within_on_hand"),
+    )
+
+    location_id: Mapped[int] = mapped_column(ForeignKey("stock_locations.id"), primary_key=True)
+    part_id: Mapped[int] = mapped_column(ForeignKey("parts.id"), primary_key=True, index=True)
+    on_hand: Mapped[int] = mapped_column(Integer)
+    # Promised to an approved requisition; not available to anyone else.
+    reserved: Mapped[int] = mapped_column(Integer, default=0)
+
+    location: Mapped[StockLocation] = relationship(lazy="selectin")
+    part: Mapped[Part] = relationship(lazy="selectin")
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+class LedgerEntry(Base):
+    """One movement of stock into (+) or out of (-) a location (rules PRT-1, PRT-2). Append-only: a mistake is
+    corrected by a further movement, never by editing history. Serial-tracked parts move one entry per serial."""
+
+    __tablename__ = "stock_ledger"
+    __table_args__ = (
+        CheckConstraint("quantity <> 0", name="moves_something"),
+        Index("ix_stock_ledger_location_part", "location_id", "part_id"),
+        Index("ix_stock_ledger_part_serial", "part_id", "serial"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("stock_locations.id"))
+    part_id: Mapped[int] = mapped_column(ForeignKey("parts.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    serial: Mapped[str | None] = mapped_column(String(80))
+    reason: Mapped[str] = mapped_column(String(30))
+    document_type: Mapped[str] = mapped_column(String(30))
+    document_ref: Mapped[str] = mapped_column(String(60), index=True)
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    location: Mapped[StockLocation] = relationship(lazy="selectin")
+    part: Mapped[Part] = relationship(lazy="selectin")
+
+
+@event.listens_for(LedgerEntry, "before_update")
+@event.listens_for(LedgerEntry, "before_delete")
+def _ledger_is_append_only(*_args: Any) -> None:
+    raise TypeError("the stock ledger is append-only (rule PRT-1): record a correcting movement instead")
+
+
+class SerialUnit(Base):
+    """Where each serial-tracked unit is now: one row per (part, serial), so a unit is at exactly one place at a
+    time. No location means it is not in stock (installed at a customer); it may come back later."""
+
+    __tablename__ = "stock_serials"
+    __table_args__ = (UniqueConstraint("part_id", "serial", name="uq_stock_serials_part_serial"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    part_id: Mapped[int] = mapped_column(ForeignKey("parts.id"))
+    serial: Mapped[str] = mapped_column(String(80), index=True)
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("stock_locations.id"), index=True)
+
+    part: Mapped[Part] = relationship(lazy="selectin")
+    location: Mapped[StockLocation | None] = relationship(lazy="selectin")
+
+
+class DocumentLine:
+    """A line of a receiving note or transfer: a part, how many, and which serials for a serial-tracked part."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    part_id: Mapped[int] = mapped_column(ForeignKey("parts.id"), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    serials: Mapped[list[str]] = mapped_column(JSON)
+
+    @declared_attr
+    def part(cls) -> Mapped[Part]:
+        return relationship(lazy="selectin")
+
+
+class Receipt(Audited, Base):
+    """A receiving note (备用件接收单, rule PRT-2). Never changed once recorded."""
+
+    __tablename__ = "stock_receipts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    supplier: Mapped[str] = mapped_column(String(200), index=True)
+    supplier_reference: Mapped[str | None] = mapped_column(String(100))
+    location_id: Mapped[int] = mapped_column(ForeignKey("stock_locations.id"), index=True)
+    note: Mapped[str | None] = mapped_column(String(1000))
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    received_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    location: Mapped[StockLocation] = relationship(lazy="selectin")
+    lines: Mapped[list[ReceiptLine]] = relationship(cascade="all, delete-orphan", lazy="selectin",
+                                                    order_by="ReceiptLine.id")
+
+    @property
+    def number(self) -> str:
+        return f"RN-{self.id:06d}"
+
+
+class ReceiptLine(DocumentLine, Audited, Base):
+    __tablename__ = "stock_receipt_lines"
+    __table_args__ = (CheckConstraint("quantity > 0", name="positive_quantity"),)
+
+    receipt_id: Mapped[int] = mapped_column(ForeignKey("stock_receipts.id", ondelete="CASCADE"), index=True)
+
+
+class TransferStatus(StrEnum):
+    IN_TRANSIT = "in_transit"
+    RECEIVED = "received"
+    CANCELLED = "cancelled"
+
+
+class Transfer(Audited, Versioned, Base):
+    """Stock sent from one location to another in two steps, so what is on the way is visible: sending moves it
+    into "in transit", receiving moves it on to the destination, cancelling back to the source."""
+
+    __tablename__ = "stock_transfers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(12), index=True)
+    source_location_id: Mapped[int] = mapped_column(ForeignKey("stock_locations.id"), index=True)
+    destination_location_id: Mapped[int] = mapped_column(ForeignKey("stock_locations.id"), index=True)
+    note: Mapped[str | None] = mapped_column(String(1000))
+    sent_at: Mapped[datetime] = mapped_column()
+    sent_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    received_at: Mapped[datetime | None] = mapped_column()
+    received_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    cancelled_at: Mapped[datetime | None] = mapped_column()
+    cancelled_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    cancel_reason: Mapped[str | None] = mapped_column(String(300))
+
+    source: Mapped[StockLocation] = relationship(foreign_keys=[source_location_id], lazy="selectin")
+    destination: Mapped[StockLocation] = relationship(foreign_keys=[destination_location_id], lazy="selectin")
+    lines: Mapped[list[TransferLine]] = relationship(cascade="all, delete-orphan", lazy="selectin",
+                                                     order_by="TransferLine.id")
+
+    @property
+    def number(self) -> str:
+        return f"TR-{self.id:06d}"
+
+
+class TransferLine(DocumentLine, Audited, Base):
+    __tablename__ = "stock_transfer_lines"
+    __table_args__ = (CheckConstraint("quantity > 0", name="positive_quantity"),)
+
+    transfer_id: Mapped[int] = mapped_column(ForeignKey("stock_transfers.id", ondelete="CASCADE"), index=True)

@@ -1,14 +1,16 @@
 import marshmallow as ma
 
-from backend.http.fields import Money, Name, Text, Timestamp
+from backend.http.fields import Flag, Money, Name, Text, Timestamp
 
 
 class PartCreateSchema(ma.Schema):
     part_number = Name(60, required=True)
     name = Name(200, required=True)
     unit_price = Money(required=True, metadata={"description": "Price in the company's currency"})
-    serial_tracked = ma.fields.Boolean(load_default=False)
-    active = ma.fields.Boolean(load_default=True)
+    serial_tracked = Flag(load_default=False)
+    active = Flag(load_default=True)
+    supplier = Text(200, allow_none=True, load_default=None,
+                    metadata={"description": "Who makes it; old parts go back to them as secondary claims (PRT-7)"})
 
 
 class PartUpdateSchema(PartCreateSchema):

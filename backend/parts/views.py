@@ -3,6 +3,7 @@ from backend.http import crud
 from backend.http.api import Blueprint
 from backend.parts.models import Part
 from backend.parts.schemas import PartCreateSchema, PartFilterSchema, PartSchema, PartUpdateSchema
+from backend.parts.stock import apply_part_changes
 
 blp = Blueprint("parts", __name__, url_prefix="/api/v1/parts", description="Parts catalogue")
 
@@ -10,4 +11,5 @@ crud.register(blp, crud.Resource(
     model=Part, singular="part", plural="parts", schema=PartSchema,
     create_schema=PartCreateSchema, update_schema=PartUpdateSchema, filters=PartFilterSchema,
     read_roles=(), write_roles=(Role.WAREHOUSE, Role.ADMIN), search_columns=("part_number", "name"),
+    update=apply_part_changes,
 ))

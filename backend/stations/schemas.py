@@ -1,6 +1,6 @@
 import marshmallow as ma
 
-from backend.http.fields import Latitude, Longitude, Name, Text, Timestamp
+from backend.http.fields import Flag, Latitude, Longitude, Name, Text, Timestamp
 
 
 class StationCreateSchema(ma.Schema):
@@ -9,8 +9,8 @@ class StationCreateSchema(ma.Schema):
     address = Name(300, required=True)
     latitude = Latitude(required=True)
     longitude = Longitude(required=True)
-    active = ma.fields.Boolean(load_default=True)
-    may_receive_work = ma.fields.Boolean(load_default=True)
+    active = Flag(load_default=True)
+    may_receive_work = Flag(load_default=True)
     barred_reason = Text(300, allow_none=True)
 
 

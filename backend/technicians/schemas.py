@@ -1,7 +1,7 @@
 import marshmallow as ma
 from marshmallow import validate
 
-from backend.http.fields import Id, Latitude, Longitude, PositionSchema, Text, Timestamp
+from backend.http.fields import Flag, Id, Latitude, Longitude, PositionSchema, Text, Timestamp
 
 Skill = ma.fields.String(validate=[validate.Length(min=1, max=40), validate.Regexp(r"^[a-z0-9_\-]+$")])
 
@@ -10,8 +10,8 @@ class TechnicianCreateSchema(ma.Schema):
     user_id = Id(required=True)
     home_station_id = Id(required=True)
     skills = ma.fields.List(Skill, load_default=list, validate=validate.Length(max=30))
-    active = ma.fields.Boolean(load_default=True)
-    on_shift = ma.fields.Boolean(load_default=False)
+    active = Flag(load_default=True)
+    on_shift = Flag(load_default=False)
 
 
 class TechnicianUpdateSchema(TechnicianCreateSchema):

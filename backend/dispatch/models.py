@@ -1,0 +1,219 @@
+"""Service requests with their frozen SLA clocks (INT-1..5, DSP-1..4), and the jobs dispatched for them (DSP-6..8)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, inspect, text
+from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
+from sqlalchemy.orm.attributes import flag_modified
+
+from backend.audit.recorder import Audited
+from backend.customers.models import Customer, Unit
+from backend.db import Base, Versioned, clock_of
+from backend.dispatch.sla import DeadlineStatus, effective_status
+from backend.stations.models import Station
+from backend.technicians.models import Technician
+
+
+class SlaPolicy(Audited, Base):
+    """One published version of the SLA numbers. Rows are never edited: a change is a new version (DSP-4)."""
+
+    __tablename__ = "sla_policies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, unique=True)
+    radius_km: Mapped[float] = mapped_column(Float)
+    on_site_hours: Mapped[float] = mapped_column(Float)
+    reply_hours: Mapped[float] = mapped_column(Float)
+    written_contact_hours: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column()
+
+
+class ServiceRequestCounter(Base):
+    """The last number handed out per year (INT-1). One row per year; see service.next_request_number."""
+
+    __tablename__ = "service_request_counters"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_number: Mapped[int] = mapped_column(Integer)
+
+
+class ServiceRequest(Audited, Versioned, Base):
+    """An entry in the service request register (客户投诉登记追踪表, INT-1)."""
+
+    __tablename__ = "service_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    # INT-2, INT-3
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    site_address: Mapped[str] = mapped_column(String(300))
+    site_latitude: Mapped[float] = mapped_column(Float)
+    site_longitude: Mapped[float] = mapped_column(Float)
+    fault_description: Mapped[str] = mapped_column(Text)
+    fault_category: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(20))
+    complaint_class: Mapped[str] = mapped_column(String(20))
+    supplier_needed: Mapped[bool] = mapped_column(Boolean)
+    required_skill: Mapped[str | None] = mapped_column(String(40))
+    reported_at: Mapped[datetime] = mapped_column()
+    registered_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # DSP-4: computed once at intake and never recomputed.
+    policy_version: Mapped[int] = mapped_column(ForeignKey("sla_policies.version"))
+    tier: Mapped[str] = mapped_column(String(20), index=True)
+    distance_km: Mapped[float] = mapped_column(Float)
+    nearest_station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"), index=True)
+    # The earliest open deadline, kept beside the deadlines so the dispatcher's board can sort and filter on an
+    # index instead of aggregating every request's deadlines.
+    next_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    # INT-4
+    decision: Mapped[str | None] = mapped_column(String(10))
+    decision_reason: Mapped[str | None] = mapped_column(String(1000))
+    decided_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column()
+
+    customer: Mapped[Customer] = relationship()
+    unit: Mapped[Unit] = relationship()
+    nearest_station: Mapped[Station] = relationship()
+    deadlines: Mapped[list[Deadline]] = relationship(
+        back_populates="service_request", cascade="all, delete-orphan", lazy="selectin", order_by="Deadline.id")
+
+    def deadline(self, kind: str) -> Deadline | None:
+        return next((d for d in self.deadlines if d.kind == kind), None)
+
+    def deadlines_changed(self) -> None:
+        """Deadlines are part of the request's representation: refresh the board's sort key and bump the
+        version (the ETag) even when no column of the request itself changed."""
+        due = [d.due_at for d in self.deadlines if d.status == DeadlineStatus.OPEN]
+        self.next_due_at = min(due) if due else None
+        if inspect(self).persistent:
+            flag_modified(self, "updated_at")
+
+
+class Deadline(Audited, Base):
+    """One SLA clock of a request (DSP-1..4). `status` is stored as open until something settles it; an open
+    deadline past due reads as missed (see `current_status`)."""
+
+    __tablename__ = "sla_deadlines"
+    __table_args__ = (UniqueConstraint("service_request_id", "kind", name="uq_sla_deadlines_request_kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_request_id: Mapped[int] = mapped_column(ForeignKey("service_requests.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    due_at: Mapped[datetime] = mapped_column()
+    status: Mapped[str] = mapped_column(String(10))
+    met_at: Mapped[datetime | None] = mapped_column()
+    waived_reason: Mapped[str | None] = mapped_column(String(1000))
+    waived_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    waived_at: Mapped[datetime | None] = mapped_column()
+
+    service_request: Mapped[ServiceRequest] = relationship(back_populates="deadlines")
+
+    @property
+    def current_status(self) -> str:
+        """As of the session's clock, so a deadline shows as missed the moment it passes."""
+        return effective_status(self.status, self.due_at, clock_of(object_session(self)).now())
+
+
+class Communication(Audited, Base):
+    """A call, letter or message to or from the customer, archived in time order (INT-5)."""
+
+    __tablename__ = "service_request_communications"
+    __table_args__ = (Index("ix_communications_request_time", "service_request_id", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_request_id: Mapped[int] = mapped_column(ForeignKey("service_requests.id", ondelete="CASCADE"))
+    occurred_at: Mapped[datetime] = mapped_column()
+    direction: Mapped[str] = mapped_column(String(10))
+    channel: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(20))
+    counterpart: Mapped[str | None] = mapped_column(String(120))
+    content: Mapped[str] = mapped_column(Text)
+    logged_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column()
+
+
+JOB_ASSIGNED = "assigned"
+# A job stops counting as a technician's workload once it is archived or cancelled (RULES.md §4).
+CLOSED_JOB_STATUSES = ("approved", "cancelled")
+
+
+class Job(Audited, Versioned, Base):
+    """A field visit (RULES.md §4). Starts as `assigned`; the mobile lifecycle moves `status` on, each move an
+    optimistic-locked update of this row."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        # The backstop behind the row lock in service.dispatch: one live job per request. A cancelled job does not
+        # count, so a request can be dispatched again once its job is cancelled.
+        Index("uq_jobs_live_service_request", "service_request_id", unique=True,
+              sqlite_where=text("status != 'cancelled'"), postgresql_where=text("status != 'cancelled'")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_request_id: Mapped[int] = mapped_column(ForeignKey("service_requests.id"), index=True)
+    status: Mapped[str] = mapped_column(String(30), index=True)
+    assigned_at: Mapped[datetime] = mapped_column()
+    assigned_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    service_request: Mapped[ServiceRequest] = relationship(lazy="joined")
+    crew: Mapped[list[JobTechnician]] = relationship(
+        back_populates="job", cascade="all, delete-orphan", lazy="selectin",
+        order_by=lambda: [JobTechnician.is_lead.desc(), JobTechnician.technician_id])
+
+    @property
+    def lead_technician_id(self) -> int | None:
+        return next((m.technician_id for m in self.crew if m.is_lead), None)
+
+
+class JobTechnician(Audited, Base):
+    """A member of a job's crew (DSP-7)."""
+
+    __tablename__ = "job_technicians"
+    __table_args__ = (
+        # DSP-7: at most one lead per job in the database; the service makes sure there is one.
+        Index("uq_job_technicians_one_lead", "job_id", unique=True,
+              sqlite_where=text("is_lead"), postgresql_where=text("is_lead")),
+    )
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    technician_id: Mapped[int] = mapped_column(ForeignKey("technicians.id"), primary_key=True, index=True)
+    is_lead: Mapped[bool] = mapped_column(Boolean)
+
+    job: Mapped[Job] = relationship(back_populates="crew")
+    technician: Mapped[Technician] = relationship(lazy="joined")
+
+    @property
+    def name(self) -> str:
+        return self.technician.name
+
+
+class DispatchDecision(Audited, Base):
+    """Who or what assigned a job and why (DSP-8): the ranked candidates as they were, and the crew chosen."""
+
+    __tablename__ = "dispatch_decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), unique=True)
+    service_request_id: Mapped[int] = mapped_column(ForeignKey("service_requests.id"), index=True)
+    decided_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime] = mapped_column()
+    mode: Mapped[str] = mapped_column(String(10))
+    suggested_technician_id: Mapped[int | None] = mapped_column(ForeignKey("technicians.id"))
+    overrode_suggestion: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str | None] = mapped_column(String(1000))
+    travel_speed_kmh: Mapped[float] = mapped_column(Float)
+    on_site_due_at: Mapped[datetime | None] = mapped_column()
+    candidates: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    crew: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+    job: Mapped[Job] = relationship()
+
+
+# The candidate search reaches technicians who have never reported a position through their home station:
+# (home_station_id, last_latitude IS NULL) in one index, on the technicians table but owned by dispatch.
+Index("ix_technicians_home_station_last_latitude", Technician.home_station_id, Technician.last_latitude)

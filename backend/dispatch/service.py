@@ -1,0 +1,358 @@
+"""Service request register and dispatch: the rules of RULES.md §1-3. No Flask in here; the caller owns the
+transaction, and every row written here is audited on flush (backend.audit.recorder)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Select, and_, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from backend.accounts.models import Role, User
+from backend.clock import ensure_utc
+from backend.config import Settings
+from backend.customers.models import Customer, Unit
+from backend.dispatch.candidates import evaluate_crew, find_candidates, on_site_due
+from backend.dispatch.geo import Found, nearest
+from backend.dispatch.models import (JOB_ASSIGNED, Communication, Deadline, DispatchDecision, Job, JobTechnician,
+                                     ServiceRequest, ServiceRequestCounter)
+from backend.dispatch.policy import current_policy
+from backend.dispatch.sla import DeadlineKind, DeadlineStatus, assess, effective_status, settled_status
+from backend.errors import Conflict, DomainError, Forbidden, NotFound
+from backend.stations.models import Station
+from backend.technicians.models import Technician
+
+
+class RequestStatus(StrEnum):
+    """The register's states (INT-1) this issue reaches; the job lifecycle carries a request further."""
+
+    REGISTERED = "registered"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    IN_PROGRESS = "in_progress"
+
+
+class Decision(StrEnum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class CommunicationKind(StrEnum):
+    MESSAGE = "message"
+    REPLY = "reply"  # DSP-2
+    WRITTEN_CONTACT = "written_contact"  # DSP-3
+
+
+DISPATCHABLE = (RequestStatus.REGISTERED, RequestStatus.ACCEPTED)
+# A missed deadline still has to be done (late): the customer still needs the reply, the contact, the visit.
+UNFULFILLED = (DeadlineStatus.OPEN, DeadlineStatus.MISSED)
+# Everyone in the office sees every job; a technician sees only the jobs they are on.
+JOB_OFFICE_ROLES = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN})
+
+
+# --- intake ------------------------------------------------------------------------------------------------------
+
+def next_request_number(session: Session, year: int) -> str:
+    """INT-1: `SR-<year>-<6 digits>`, sequential within the year.
+
+    A counter row per year is bumped with UPDATE ... RETURNING: the UPDATE holds the row lock until commit, so
+    concurrent intakes queue on it and can never draw the same number (SQLite serialises writers anyway). An
+    id-derived number would be unique too, but would not restart each year and would show gaps from rollbacks
+    of other tables' ids; here a rollback also undoes the bump. Past 999,999 in a year the number just grows."""
+    table = ServiceRequestCounter.__table__
+    bump = (update(table).where(table.c.year == year).values(last_number=table.c.last_number + 1)
+            .returning(table.c.last_number))
+    number = session.scalar(bump)
+    if number is None:
+        try:
+            with session.begin_nested():  # the first request of a year; a concurrent one may create the row first
+                session.execute(insert(table).values(year=year, last_number=1))
+            number = 1
+        except IntegrityError:
+            number = session.scalar(bump)
+    return f"SR-{year}-{number:06d}"
+
+
+def nearest_active_station(session: Session, site: tuple[float, float], start_km: float) -> Found[Station]:
+    """The active station nearest the site by geodesic distance, searched outward from `start_km`."""
+    def in_box(box: Any) -> Sequence[Station]:
+        return session.scalars(select(Station).where(Station.active.is_(True),
+                                                     box.where(Station.latitude, Station.longitude))
+                               .order_by(Station.id)).all()
+
+    found = nearest(site, in_box, lambda s: (s.latitude, s.longitude), lambda s: s.id, at_least=1,
+                    start_km=start_km)
+    if not found:
+        raise Conflict("there is no active service station to measure the site's distance from")
+    return found[0]
+
+
+def register_request(session: Session, data: dict[str, Any], *, actor_id: int | None, now: datetime,
+                     settings: Settings) -> ServiceRequest:
+    """INT-1..3, DSP-1..4: registers a request with its tier, distance and deadlines frozen."""
+    customer = session.get(Customer, data["customer_id"])
+    if customer is None:
+        raise DomainError("customer_id", f"no customer with id {data['customer_id']}")
+    unit = session.get(Unit, data["unit_id"])
+    if unit is None:
+        raise DomainError("unit_id", f"no unit with id {data['unit_id']}")
+    if unit.customer_id != customer.id:
+        raise DomainError("unit_id", f"unit {unit.id} belongs to another customer")
+    reported_at = _not_in_future("reported_at", data.get("reported_at"), now)
+    terms = current_policy(session, settings, now)
+    site = (data["site_latitude"], data["site_longitude"])
+    station = nearest_active_station(session, site, start_km=terms.radius_km)
+    # rule DSP-4: computed once here and stored; nothing recomputes them later.
+    assessment = assess(terms, distance_km=station.distance_km, fault_category=data["fault_category"],
+                        supplier_needed=data["supplier_needed"], reported_at=reported_at)
+    service_request = ServiceRequest(
+        **{**data, "reported_at": reported_at}, number=next_request_number(session, now.year),
+        status=RequestStatus.REGISTERED, registered_by_user_id=actor_id, policy_version=terms.version,
+        tier=assessment.tier, distance_km=station.distance_km, nearest_station_id=station.item.id,
+        deadlines=[Deadline(kind=kind, due_at=due, status=DeadlineStatus.OPEN)
+                   for kind, due in assessment.deadlines.items()])
+    service_request.deadlines_changed()
+    session.add(service_request)
+    session.flush()
+    return service_request
+
+
+def _not_in_future(field: str, moment: datetime | None, now: datetime) -> datetime:
+    """A time the user reports may be in the past (logged late), never in the future; absent means now."""
+    if moment is None:
+        return now
+    if moment > now:
+        raise DomainError(field, f"must not be in the future (it is now {now.isoformat()})")
+    return ensure_utc(moment)
+
+
+def request_board(filters: dict[str, Any], now: datetime) -> Select[Any]:
+    """The dispatcher's board: requests filtered, the most urgent open deadline first, then the rest."""
+    stmt = select(ServiceRequest)
+    for name, column in (("status", ServiceRequest.status), ("tier", ServiceRequest.tier),
+                         ("station", ServiceRequest.nearest_station_id), ("customer_id", ServiceRequest.customer_id)):
+        if name in filters:
+            stmt = stmt.where(column == filters[name])
+    if "overdue" in filters:
+        # Past due and still not done, whether or not the sla-watch duty has already marked it missed.
+        undone = ServiceRequest.deadlines.any(and_(Deadline.due_at < now, Deadline.met_at.is_(None),
+                                                   Deadline.status.in_(UNFULFILLED)))
+        overdue = and_(ServiceRequest.status != RequestStatus.REJECTED, undone)
+        stmt = stmt.where(overdue if filters["overdue"] else ~overdue)
+    if "due_before" in filters:
+        stmt = stmt.where(ServiceRequest.next_due_at < filters["due_before"])
+    return stmt.order_by(ServiceRequest.next_due_at.asc().nulls_last(), ServiceRequest.id)
+
+
+# --- the register's actions --------------------------------------------------------------------------------------
+
+def decide(service_request: ServiceRequest, *, actor_id: int, outcome: str, reason: str, now: datetime) -> None:
+    """INT-4: a manager's final accept/reject, with its reason. A rejected request's clocks stop: deadlines not yet
+    due are waived with the decision's reason, those already past stay missed."""
+    if service_request.decision is not None:
+        raise Conflict(f"the request was already {service_request.decision} on {service_request.decided_at}")
+    if outcome == Decision.REJECTED and service_request.status == RequestStatus.IN_PROGRESS:
+        raise Conflict("a job has been dispatched for this request; cancel the job before rejecting it")
+    service_request.decision = outcome
+    service_request.decision_reason = reason
+    service_request.decided_by_user_id = actor_id
+    service_request.decided_at = now
+    if outcome == Decision.REJECTED:
+        service_request.status = RequestStatus.REJECTED
+        for deadline in service_request.deadlines:
+            if deadline.status != DeadlineStatus.OPEN:
+                continue
+            if deadline.due_at < now:
+                deadline.status = DeadlineStatus.MISSED
+            else:
+                _waive(deadline, actor_id=actor_id, reason=f"request rejected: {reason}", now=now)
+    elif service_request.status == RequestStatus.REGISTERED:
+        service_request.status = RequestStatus.ACCEPTED
+    service_request.deadlines_changed()
+
+
+def record_reply(session: Session, service_request: ServiceRequest, *, actor_id: int, content: str, channel: str,
+                 agreed_on_site_at: datetime, replied_at: datetime | None, now: datetime) -> Communication:
+    """DSP-2: the reply meets the reply deadline, and the on-site time agreed in it becomes the on-site deadline."""
+    replied_at = _not_in_future("replied_at", replied_at, now)
+    agreed_on_site_at = ensure_utc(agreed_on_site_at)
+    if agreed_on_site_at <= replied_at:
+        raise DomainError("agreed_on_site_at", "must be after the reply")
+    _fulfil(service_request, DeadlineKind.REPLY, replied_at, field="replied_at")
+    service_request.deadlines.append(
+        Deadline(kind=DeadlineKind.ON_SITE, due_at=agreed_on_site_at, status=DeadlineStatus.OPEN))
+    service_request.deadlines_changed()
+    return log_communication(session, service_request, actor_id=actor_id, direction="outgoing", channel=channel,
+                             kind=CommunicationKind.REPLY, content=content, counterpart=None, occurred_at=replied_at,
+                             now=now)
+
+
+def record_written_contact(session: Session, service_request: ServiceRequest, *, actor_id: int, content: str,
+                           channel: str, contacted_at: datetime | None, now: datetime) -> Communication:
+    """DSP-3: the written contact meets its deadline and is archived with the request's communications."""
+    contacted_at = _not_in_future("contacted_at", contacted_at, now)
+    _fulfil(service_request, DeadlineKind.WRITTEN_CONTACT, contacted_at, field="contacted_at")
+    service_request.deadlines_changed()
+    return log_communication(session, service_request, actor_id=actor_id, direction="outgoing", channel=channel,
+                             kind=CommunicationKind.WRITTEN_CONTACT, content=content, counterpart=None,
+                             occurred_at=contacted_at, now=now)
+
+
+def _fulfil(service_request: ServiceRequest, kind: DeadlineKind, at: datetime, *, field: str) -> None:
+    deadline = service_request.deadline(kind)
+    if deadline is None:
+        raise Conflict(f"request {service_request.number} has no {kind} deadline (its tier is "
+                       f"{service_request.tier}, fault category {service_request.fault_category})")
+    if service_request.status == RequestStatus.REJECTED:
+        raise Conflict(f"request {service_request.number} was rejected; its clocks have stopped (log the contact as "
+                       "a communication)")
+    if deadline.status not in UNFULFILLED or deadline.met_at is not None:
+        raise Conflict(f"the {kind} deadline is already {deadline.status}")
+    if at < service_request.reported_at:
+        raise DomainError(field, "must not be before the request was reported")
+    deadline.status = settled_status(deadline.due_at, at)
+    deadline.met_at = at
+
+
+def log_communication(session: Session, service_request: ServiceRequest, *, actor_id: int, direction: str,
+                      channel: str, kind: str, content: str, counterpart: str | None, occurred_at: datetime | None,
+                      now: datetime) -> Communication:
+    """INT-5: one entry in the request's call and letter log."""
+    entry = Communication(service_request_id=service_request.id, direction=direction, channel=channel, kind=kind,
+                          content=content, counterpart=counterpart, logged_by_user_id=actor_id,
+                          occurred_at=_not_in_future("occurred_at", occurred_at, now), created_at=now)
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def communications(service_request_id: int) -> Select[Any]:
+    return (select(Communication).where(Communication.service_request_id == service_request_id)
+            .order_by(Communication.occurred_at, Communication.id))
+
+
+def waive_deadline(service_request: ServiceRequest, *, actor_id: int, kind: str, reason: str, now: datetime) -> None:
+    """DSP-4: a manager may waive an open deadline, with a reason. A deadline already missed stays missed, so the
+    timeliness figures (DSP-5) cannot be cleaned up after the fact."""
+    deadline = service_request.deadline(kind)
+    if deadline is None:
+        raise DomainError("kind", f"request {service_request.number} has no {kind} deadline", status=409)
+    current = effective_status(deadline.status, deadline.due_at, now)
+    if current != DeadlineStatus.OPEN:
+        raise Conflict(f"the {kind} deadline is already {current}; only an open deadline can be waived")
+    _waive(deadline, actor_id=actor_id, reason=reason, now=now)
+    service_request.deadlines_changed()
+
+
+def _waive(deadline: Deadline, *, actor_id: int, reason: str, now: datetime) -> None:
+    deadline.status = DeadlineStatus.WAIVED
+    deadline.waived_reason = reason
+    deadline.waived_by_user_id = actor_id
+    deadline.waived_at = now
+
+
+# --- dispatch ----------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DispatchOrder:
+    technician_ids: list[int] | None
+    lead_id: int | None
+    reason: str | None
+
+
+def dispatch(session: Session, service_request_id: int, order: DispatchOrder, *, actor_id: int, now: datetime,
+             travel_speed_kmh: float, candidate_limit: int) -> Job:
+    """DSP-6..8: creates the job, with its crew and lead, and records why it went to them."""
+    # The row lock makes a second dispatcher of the same request wait here until the first commits, then see the
+    # request in progress and get a 409. The unique index on live jobs per request is the backstop.
+    service_request = session.scalar(select(ServiceRequest).where(ServiceRequest.id == service_request_id)
+                                     .with_for_update().execution_options(populate_existing=True))
+    if service_request is None:
+        raise NotFound("service request", service_request_id)
+    if service_request.status not in DISPATCHABLE:
+        raise Conflict(f"request {service_request.number} is {service_request.status}; only a registered or "
+                       "accepted request can be dispatched")
+    ranking = find_candidates(session, service_request, now=now, travel_speed_kmh=travel_speed_kmh,
+                              limit=candidate_limit)
+    suggested = ranking[0] if ranking else None
+    if order.technician_ids is None:
+        if suggested is None:
+            raise Conflict(_nobody_eligible(service_request))
+        crew = [suggested]
+    else:
+        if len(set(order.technician_ids)) != len(order.technician_ids):
+            raise DomainError("technician_ids", "names a technician more than once")
+        ranked = {c.technician_id: c for c in ranking}
+        crew = [ranked.get(m.technician_id, m) for m in evaluate_crew(
+            session, service_request, order.technician_ids, now=now, travel_speed_kmh=travel_speed_kmh)]
+    crew_ids = [member.technician_id for member in crew]
+    overrode = suggested is not None and suggested.technician_id not in crew_ids
+    if overrode and not order.reason:
+        # rule DSP-8: the dispatcher may override the suggestion, with a reason.
+        raise DomainError("reason", f"the top candidate is technician {ranking[0].technician_id} ({ranking[0].name});"
+                                    " choosing someone else needs a reason")
+    lead_id = _lead(crew_ids, order.lead_id)
+    job = Job(service_request=service_request, status=JOB_ASSIGNED, assigned_at=now, assigned_by_user_id=actor_id,
+              crew=[JobTechnician(technician_id=i, is_lead=i == lead_id) for i in crew_ids])
+    session.add(job)
+    session.add(DispatchDecision(
+        job=job, service_request_id=service_request.id, decided_by_user_id=actor_id, decided_at=now,
+        mode="automatic" if order.technician_ids is None else "manual",
+        suggested_technician_id=suggested.technician_id if suggested else None, overrode_suggestion=overrode,
+        reason=order.reason, travel_speed_kmh=travel_speed_kmh, on_site_due_at=on_site_due(service_request),
+        candidates=[c.as_record() for c in ranking],
+        crew=[{**member.as_record(), "is_lead": member.technician_id == lead_id} for member in crew]))
+    service_request.status = RequestStatus.IN_PROGRESS
+    session.flush()
+    return job
+
+
+def _lead(crew_ids: list[int], lead_id: int | None) -> int:
+    """rule DSP-7: a crew of two or more has exactly one lead, named by the dispatcher; one alone leads."""
+    if lead_id is not None and lead_id not in crew_ids:
+        raise DomainError("lead_id", "must be one of the crew")
+    if lead_id is None:
+        if len(crew_ids) >= 2:
+            raise DomainError("lead_id", "a crew of two or more needs exactly one lead (DSP-7)")
+        return crew_ids[0]
+    return lead_id
+
+
+def _nobody_eligible(service_request: ServiceRequest) -> str:
+    skill = f", with the skill {service_request.required_skill!r}" if service_request.required_skill else ""
+    return (f"no eligible technician for request {service_request.number}: nobody is active and on shift{skill}, "
+            "at an active station that may receive work (DSP-6)")
+
+
+# --- who sees which job ------------------------------------------------------------------------------------------
+
+def _own_technician_id(session: Session, user: User) -> int | None:
+    return session.scalar(select(Technician.id).where(Technician.user_id == user.id))
+
+
+def visible_jobs(session: Session, user: User, filters: dict[str, Any]) -> Select[Any]:
+    stmt = select(Job)
+    if not user.has_any_role(JOB_OFFICE_ROLES):
+        own = _own_technician_id(session, user)
+        if "technician_id" in filters and filters["technician_id"] != own:
+            raise Forbidden("a technician sees only their own jobs")
+        filters = {**filters, "technician_id": own}
+    if "technician_id" in filters:
+        stmt = stmt.where(Job.crew.any(JobTechnician.technician_id == filters["technician_id"]))
+    for name in ("status", "service_request_id"):
+        if name in filters:
+            stmt = stmt.where(getattr(Job, name) == filters[name])
+    return stmt.order_by(Job.assigned_at.desc(), Job.id.desc())
+
+
+def check_job_visible(session: Session, job: Job, user: User) -> None:
+    if user.has_any_role(JOB_OFFICE_ROLES):
+        return
+    own = _own_technician_id(session, user)
+    if own is None or own not in {member.technician_id for member in job.crew}:
+        raise Forbidden("a technician sees only their own jobs")

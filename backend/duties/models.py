@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.db import Base
+
+
+class SchedulerLease(Base):
+    """Who runs the scheduled duties (SQLite): the holder renews `expires_at`; anyone may take an expired lease."""
+
+    __tablename__ = "scheduler_leases"
+
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    acquired_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column()

@@ -1,0 +1,65 @@
+"""Scheduled duties: plain functions `(session, now, settings) -> summary`, registered by name with a schedule.
+
+Each one processes everything due up to `now`, not what happened since its last run, so a run after downtime
+catches up, and each one is idempotent, so running it twice (or by hand while the scheduler runs) does nothing
+twice. The callbacks and old-parts duties of issue 6 join this list with the jobs and old parts they need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.orm import Session
+
+from backend.audit.recorder import AuditContext, set_audit_context
+from backend.config import Settings
+
+if TYPE_CHECKING:
+    from backend.http.context import Onsite
+
+Summary = dict[str, int]
+DutyFunction = Callable[[Session, datetime, Settings], Summary]
+
+
+@dataclass(frozen=True)
+class Duty:
+    name: str
+    run: DutyFunction
+    trigger: BaseTrigger
+    description: str
+
+
+def registered() -> dict[str, Duty]:
+    from backend.duties.sla_watch import sla_watch
+    from backend.webhooks.delivery import deliver_due
+
+    duties = [
+        Duty("sla-watch", sla_watch, IntervalTrigger(minutes=1, timezone=UTC),
+             "Marks passed SLA deadlines missed (managers are told); warns dispatchers of deadlines due soon"),
+        Duty("webhooks", deliver_due, IntervalTrigger(minutes=1, timezone=UTC),
+             "Sends due webhook deliveries, signed; retries failures with backoff"),
+    ]
+    return {duty.name: duty for duty in duties}
+
+
+def run_duty(onsite: Onsite, duty: Duty) -> Summary:
+    """One run as of the clock's now, in a writer session audited as the duty. A duty may commit as it goes, to
+    keep write transactions short; what is left is committed at the end."""
+    session = onsite.new_session(writer=True)
+    set_audit_context(session, AuditContext(actor_user_id=None, actor_name=f"duty:{duty.name}",
+                                            action=f"duty {duty.name}"))
+    try:
+        summary = duty.run(session, onsite.clock.now(), onsite.settings)
+        session.commit()
+    finally:
+        session.close()
+    return summary
+
+
+def describe(name: str, summary: Summary) -> str:
+    return f"{name}: " + ", ".join(f"{count} {what.replace('_', ' ')}" for what, count in summary.items())
