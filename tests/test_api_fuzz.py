@@ -178,7 +178,7 @@ def _one_key_per_request(case: Case) -> None:
 
 
 @schema.parametrize()
-# The app and its database are set up once per operation and shared by its examples, on purpose: later requests
+# The tables are emptied and seeded once per operation and shared by its examples, on purpose: later requests
 # meet the rows earlier ones created. Slow or heavily filtered generation is no defect of the API.
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.filter_too_much, HealthCheck.data_too_large])
