@@ -1,19 +1,11 @@
-from collections.abc import Iterable
-
 import marshmallow as ma
 from marshmallow import validate
 
 from backend.dispatch.candidates import DEFAULT_LIMIT, HOME_STATION, LAST_KNOWN_POSITION, MAX_LIMIT
 from backend.dispatch.service import CommunicationKind, Decision, RequestStatus
 from backend.dispatch.sla import DeadlineKind, DeadlineStatus, FaultCategory, Tier
-from backend.http.fields import Flag, Id, Latitude, Longitude, Name, Text, Timestamp
+from backend.http.fields import OneOf, Flag, Id, Latitude, Longitude, Name, Text, Timestamp
 from backend.technicians.schemas import Skill
-
-
-def _one_of(values: Iterable[str], metadata: dict[str, object] | None = None, **kwargs: object) -> ma.fields.String:
-    choices = [str(v) for v in values]
-    return ma.fields.String(validate=validate.OneOf(choices), metadata={"enum": choices, **(metadata or {})},
-                            **kwargs)
 
 
 CHANNELS = ("phone", "letter", "email", "walk_in", "app", "regulator")  # INT-2
@@ -29,9 +21,9 @@ class ServiceRequestCreateSchema(ma.Schema):
     site_latitude = Latitude(required=True)
     site_longitude = Longitude(required=True)
     fault_description = Name(4000, required=True)
-    fault_category = _one_of(FaultCategory, required=True)
-    channel = _one_of(CHANNELS, required=True)
-    complaint_class = _one_of(COMPLAINT_CLASSES, required=True)
+    fault_category = OneOf(FaultCategory, required=True)
+    channel = OneOf(CHANNELS, required=True)
+    complaint_class = OneOf(COMPLAINT_CLASSES, required=True)
     supplier_needed = Flag(load_default=False, metadata={
         "description": "The component supplier must be involved (需要与配套厂家联系); puts the request in the "
                        "reply tier (DSP-2)"})
@@ -49,9 +41,9 @@ class NearestStationSchema(ma.Schema):
 
 
 class DeadlineSchema(ma.Schema):
-    kind = _one_of(DeadlineKind)
+    kind = OneOf(DeadlineKind)
     due_at = Timestamp()
-    status = _one_of(DeadlineStatus, attribute="current_status",
+    status = OneOf(DeadlineStatus, attribute="current_status",
                      metadata={"description": "An open deadline past due reads as missed"})
     met_at = Timestamp(allow_none=True, metadata={"description": "When it was fulfilled (late if missed)"})
     waived_reason = ma.fields.String(allow_none=True)
@@ -67,18 +59,18 @@ class ServiceRequestSchema(ServiceRequestCreateSchema):
 
     id = ma.fields.Integer()
     number = ma.fields.String(metadata={"description": "SR-<year>-<6 digits> (INT-1)"})
-    status = _one_of(RequestStatus)
+    status = OneOf(RequestStatus)
     reported_at = Timestamp()
     registered_by_user_id = ma.fields.Integer(allow_none=True)
     policy_version = ma.fields.Integer(metadata={"description": "The SLA policy version the tier and deadlines "
                                                                 "were computed with, frozen (DSP-4)"})
-    tier = _one_of(Tier)
+    tier = OneOf(Tier)
     distance_km = ma.fields.Float(metadata={"description": "Geodesic (WGS-84) distance to the nearest active "
                                                            "station at intake, to the metre"})
     nearest_station = ma.fields.Nested(NearestStationSchema)
     deadlines = ma.fields.List(ma.fields.Nested(DeadlineSchema))
     next_due_at = Timestamp(allow_none=True, metadata={"description": "The earliest open deadline"})
-    decision = _one_of(Decision, allow_none=True)
+    decision = OneOf(Decision, allow_none=True)
     decision_reason = ma.fields.String(allow_none=True)
     decided_by_user_id = ma.fields.Integer(allow_none=True)
     decided_at = Timestamp(allow_none=True)
@@ -88,8 +80,8 @@ class ServiceRequestSchema(ServiceRequestCreateSchema):
 
 
 class ServiceRequestFilterSchema(ma.Schema):
-    status = _one_of(RequestStatus)
-    tier = _one_of(Tier)
+    status = OneOf(RequestStatus)
+    tier = OneOf(Tier)
     station = Id(in_query=True, metadata={"description": "The nearest station frozen at intake"})
     customer_id = Id(in_query=True)
     overdue = Flag(in_query=True, metadata={"description": "Has an open deadline already past due"})
@@ -97,26 +89,26 @@ class ServiceRequestFilterSchema(ma.Schema):
 
 
 class DecisionSchema(ma.Schema):
-    outcome = _one_of(Decision, required=True)
+    outcome = OneOf(Decision, required=True)
     reason = Name(1000, required=True)
 
 
 class ReplySchema(ma.Schema):
     content = Name(4000, required=True, metadata={"description": "What the customer was told"})
-    channel = _one_of(("phone", "letter", "email", "app"), load_default="phone")
+    channel = OneOf(("phone", "letter", "email", "app"), load_default="phone")
     agreed_on_site_at = Timestamp(required=True, metadata={"description": "Becomes the on-site deadline (DSP-2)"})
     replied_at = Timestamp(load_default=None, allow_none=True, metadata={"description": "Defaults to now"})
 
 
 class WrittenContactSchema(ma.Schema):
     content = Name(4000, required=True, metadata={"description": "The text of the written contact"})
-    channel = _one_of(("letter", "email", "app"), load_default="letter")
+    channel = OneOf(("letter", "email", "app"), load_default="letter")
     contacted_at = Timestamp(load_default=None, allow_none=True, metadata={"description": "Defaults to now"})
 
 
 class CommunicationCreateSchema(ma.Schema):
-    direction = _one_of(DIRECTIONS, required=True)
-    channel = _one_of(CHANNELS, required=True)
+    direction = OneOf(DIRECTIONS, required=True)
+    channel = OneOf(CHANNELS, required=True)
     content = Name(4000, required=True)
     counterpart = Text(120, allow_none=True, load_default=None, metadata={"description": "Who called or wrote"})
     occurred_at = Timestamp(load_default=None, allow_none=True, metadata={"description": "Defaults to now"})
@@ -128,14 +120,14 @@ class CommunicationSchema(CommunicationCreateSchema):
 
     id = ma.fields.Integer()
     service_request_id = ma.fields.Integer()
-    kind = _one_of(CommunicationKind)
+    kind = OneOf(CommunicationKind)
     occurred_at = Timestamp()
     logged_by_user_id = ma.fields.Integer(allow_none=True)
     created_at = Timestamp()
 
 
 class WaiverSchema(ma.Schema):
-    kind = _one_of(DeadlineKind, required=True)
+    kind = OneOf(DeadlineKind, required=True)
     reason = Name(1000, required=True)
 
 
@@ -147,7 +139,7 @@ class CandidateSchema(ma.Schema):
     technician_id = ma.fields.Integer()
     name = ma.fields.String()
     home_station_id = ma.fields.Integer()
-    position_source = _one_of((LAST_KNOWN_POSITION, HOME_STATION))
+    position_source = OneOf((LAST_KNOWN_POSITION, HOME_STATION))
     distance_km = ma.fields.Float()
     eta = Timestamp()
     can_meet_deadline = ma.fields.Boolean(allow_none=True, metadata={
@@ -219,7 +211,7 @@ class DispatchDecisionSchema(ma.Schema):
     service_request_id = ma.fields.Integer()
     decided_by_user_id = ma.fields.Integer(allow_none=True)
     decided_at = Timestamp()
-    mode = _one_of(("automatic", "manual"))
+    mode = OneOf(("automatic", "manual"))
     suggested_technician_id = ma.fields.Integer(allow_none=True)
     overrode_suggestion = ma.fields.Boolean()
     reason = ma.fields.String(allow_none=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+from collections.abc import Iterable
+
 import marshmallow as ma
 from marshmallow import validate
 from werkzeug.exceptions import NotFound
@@ -97,3 +99,9 @@ class PositionSchema(ma.Schema):
     latitude = Latitude(required=True)
     longitude = Longitude(required=True)
     accuracy_m = ma.fields.Float(allow_nan=False, validate=validate.Range(min=0, max=100_000), allow_none=True)
+
+
+def OneOf(values: Iterable[object], metadata: dict[str, object] | None = None, **kwargs: object) -> ma.fields.String:
+    """A string from a fixed set, documented as an enum in the spec."""
+    choices = [str(v) for v in values]
+    return ma.fields.String(validate=validate.OneOf(choices), metadata={"enum": choices, **(metadata or {})}, **kwargs)

@@ -1,7 +1,7 @@
 import marshmallow as ma
 from marshmallow import validate
 
-from backend.http.fields import Flag, Id, Name, Text, Timestamp
+from backend.http.fields import OneOf, Flag, Id, Name, Text, Timestamp
 from backend.parts.ledger import Reason
 from backend.parts.models import LocationKind, TransferStatus
 from backend.parts.stock import SerialStatus
@@ -17,15 +17,10 @@ def Serial(**kwargs: object) -> ma.fields.String:
         SERIAL_PATTERN, error="letters, digits, '.', '-' and '_', starting with a letter or digit")], **kwargs)
 
 
-def _one_of(values: type[object], **kwargs: object) -> ma.fields.String:
-    choices = [str(v) for v in values]  # type: ignore[attr-defined]
-    return ma.fields.String(validate=validate.OneOf(choices), metadata={"enum": choices}, **kwargs)
-
-
 class LocationRefSchema(ma.Schema):
     id = ma.fields.Integer()
     code = ma.fields.String()
-    kind = _one_of(LocationKind)
+    kind = OneOf(LocationKind)
     name = ma.fields.String()
 
 
@@ -36,7 +31,7 @@ class StockLocationSchema(LocationRefSchema):
 
 
 class LocationFilterSchema(ma.Schema):
-    kind = _one_of(LocationKind)
+    kind = OneOf(LocationKind)
     station = Id(in_query=True, metadata={"description": "The station's own stock and the vans of the technicians "
                                                          "based there"})
     technician = Id(in_query=True, metadata={"description": "The technician's van"})
@@ -70,7 +65,7 @@ class LedgerEntrySchema(ma.Schema):
     part = ma.fields.Nested(PartRefSchema)
     quantity = ma.fields.Integer(metadata={"description": "Into the location (+) or out of it (-)"})
     serial = ma.fields.String(allow_none=True)
-    reason = _one_of(Reason)
+    reason = OneOf(Reason)
     document_type = ma.fields.String()
     document_ref = ma.fields.String()
     actor_user_id = ma.fields.Integer(allow_none=True)
@@ -84,7 +79,7 @@ class LedgerFilterSchema(ma.Schema):
 class SerialSchema(ma.Schema):
     serial = ma.fields.String()
     part = ma.fields.Nested(PartRefSchema)
-    status = _one_of(SerialStatus)
+    status = OneOf(SerialStatus)
     location = ma.fields.Nested(LocationRefSchema, allow_none=True,
                                 metadata={"description": "Where the unit is now; null once it left stock"})
     history = ma.fields.List(ma.fields.Nested(LedgerEntrySchema), metadata={"description": "Oldest first"})
@@ -149,7 +144,7 @@ class TransferCreateSchema(ma.Schema):
 class TransferSchema(ma.Schema):
     id = ma.fields.Integer()
     number = ma.fields.String(metadata={"description": "TR-<6 digits>"})
-    status = _one_of(TransferStatus)
+    status = OneOf(TransferStatus)
     source = ma.fields.Nested(LocationRefSchema)
     destination = ma.fields.Nested(LocationRefSchema)
     note = ma.fields.String(allow_none=True)
@@ -167,7 +162,7 @@ class TransferSchema(ma.Schema):
 
 
 class TransferFilterSchema(ma.Schema):
-    status = _one_of(TransferStatus)
+    status = OneOf(TransferStatus)
     location = Id(in_query=True, metadata={"description": "Sent from or to this location"})
     part = Id(in_query=True)
 
