@@ -34,18 +34,24 @@ def health() -> dict[str, str]:
 def _blueprints() -> list[Blueprint]:
     from backend.accounts.views import auth_blp, me_blp, users_blp
     from backend.audit.views import blp as audit_blp
+    from backend.callbacks.views import blp as callbacks_blp
     from backend.customers.views import customers_blp, units_blp
     from backend.dispatch.views import jobs_blp, requests_blp
+    from backend.fieldwork.views import blp as fieldwork_blp
+    from backend.kpis.views import blp as kpis_blp
     from backend.notifications.views import blp as notifications_blp
+    from backend.parts.flow_views import claims_blp, freight_blp, old_parts_blp, requisitions_blp, write_offs_blp
     from backend.parts.stock_views import locations_blp, serials_blp, stock_blp
     from backend.parts.views import blp as parts_blp
+    from backend.reports.views import blp as reports_blp
     from backend.stations.views import blp as stations_blp
     from backend.technicians.views import blp as technicians_blp
     from backend.webhooks.views import blp as webhooks_blp
 
     return [health_blp, auth_blp, me_blp, users_blp, stations_blp, technicians_blp, customers_blp, units_blp,
             parts_blp, audit_blp, requests_blp, jobs_blp, notifications_blp, webhooks_blp, locations_blp, stock_blp,
-            serials_blp]
+            serials_blp, fieldwork_blp, reports_blp, callbacks_blp, kpis_blp, requisitions_blp, old_parts_blp,
+            write_offs_blp, claims_blp, freight_blp]
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Flask:

@@ -69,12 +69,14 @@ def create_user(username: str, roles: tuple[str, ...], password: str, full_name:
 
 @cli.command("demo-data")
 def demo_data() -> None:
-    """Load demo stations, technicians, customers, units, parts and one user per role (idempotent)."""
+    """Load demo stations, technicians, customers, units, parts, one user per role and a few service requests
+    with jobs (idempotent)."""
     from backend.demo import load_demo_data
 
     app = _app()
     with _cli_session(app, "demo-data") as session:
-        summary = load_demo_data(session, progress=lambda message: click.echo(f"  {message}"))
+        summary = load_demo_data(session, app.extensions["onsite"].settings,
+                                 progress=lambda message: click.echo(f"  {message}"))
         session.commit()
     click.echo("demo users (username / password):")
     for username, password, roles in summary.credentials:

@@ -43,6 +43,24 @@ class Settings:
     # A failed delivery is retried after base x 2^(attempt - 1) seconds, until max attempts have been made.
     webhook_max_attempts: int = 8
     webhook_retry_base_seconds: float = 60.0
+    # PRT-5: an old part is due back this many days after the job's work was done.
+    old_part_due_days: int = 7
+    # JOB-2: an arrival counts at the device's time when its clock agrees with the server's to within this.
+    arrival_clock_skew_seconds: int = 300
+    # The technician's app re-reads this far behind its sync cursor, so a change stamped just before the cursor
+    # but committed after it is still delivered (at least once: the app dedupes by id and version).
+    sync_overlap_seconds: int = 60
+    # REP-3: the report sealing key, as PEM (ONSITE_SIGNING_KEY); else the file below, created on first start.
+    signing_key: str = ""
+    max_image_bytes: int = 1_500_000
+    # Callbacks (RULES.md §8): CB-1's callback is due this long after the work was done; CB-2's follow-ups come
+    # this often; an unreached customer is tried again after the retry hours, up to the maximum attempts.
+    callback_due_days: float = 3.0
+    follow_up_interval_hours: float = 48.0
+    callback_max_attempts: int = 3
+    callback_retry_hours: float = 24.0
+    # KPIs (RULES.md §9): a new request for the same unit within this many days of the work: no first-time fix.
+    first_time_fix_days: float = 30.0
 
     def __post_init__(self) -> None:
         if self.env not in ENVIRONMENTS:
@@ -60,7 +78,9 @@ class Settings:
         for name in ("sla_radius_km", "sla_on_site_hours", "sla_reply_hours", "sla_written_contact_hours",
                      "travel_speed_kmh", "access_token_minutes", "refresh_token_days", "max_body_bytes",
                      "sla_escalation_lead_hours", "scheduler_lease_seconds", "webhook_timeout_seconds",
-                     "webhook_max_attempts", "webhook_retry_base_seconds"):
+                     "webhook_max_attempts", "webhook_retry_base_seconds", "arrival_clock_skew_seconds",
+                     "sync_overlap_seconds", "max_image_bytes", "callback_due_days", "follow_up_interval_hours",
+                     "callback_max_attempts", "callback_retry_hours", "first_time_fix_days", "old_part_due_days"):
             if getattr(self, name) <= 0:
                 raise ConfigurationError(f"ONSITE_{name.upper()} must be positive")
 

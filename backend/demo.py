@@ -1,21 +1,29 @@
-"""Demo data: realistic stations, technicians, customers, units, parts and opening stock in the central store. Safe
-to run again: rows are matched on their natural keys (station code, username, serial number, part number, receiving
-note reference) and never duplicated."""
+"""Demo data: realistic stations, technicians, customers, units, parts, opening stock in the central store, and a
+few service requests with jobs at each step of the technician's flow. Safe to run again: rows are matched on their
+natural keys (station code, username, serial number, part number, receiving note reference) and never duplicated;
+the requests are made only into an empty register."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from geopy.distance import geodesic
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.accounts.models import Role
 from backend.accounts.service import create_user, find_user
+from backend.config import Settings
 from backend.customers.models import Customer, Unit
 from backend.db import clock_of
+from backend.dispatch.candidates import DEFAULT_LIMIT
+from backend.dispatch.models import ServiceRequest
+from backend.dispatch.service import DispatchOrder, dispatch, register_request
+from backend.fieldwork.service import Fix, Report, act
 from backend.parts.models import Part, Receipt
 from backend.parts.stock import receive_goods
 from backend.stations.models import Station
@@ -82,6 +90,19 @@ DEMO_USERS = [
     ("warehouse", "warehouse-demo-pass", [Role.WAREHOUSE], "Demo Warehouse Keeper"),
 ]
 TECHNICIAN_PASSWORD = "technician-demo-pass"
+
+# A board with something on it: (customer row, station row, km and bearing from it, fault, category, how far the
+# job has got). Hours ago it was reported, so the clocks show a spread of urgency.
+DEMO_REQUESTS = [
+    (0, 0, 70, 90, "Rear door will not close", "body", "registered", 2),
+    (1, 0, 120, 270, "Engine warning lamp, power loss on hills", "chassis_engine", "registered", 9),
+    (10, 1, 25, 45, "Air conditioning blows warm air", "other", "assigned", 3),
+    (3, 2, 80, 300, "Driver's window regulator broken", "body", "accepted", 6),
+    (11, 5, 12, 180, "Brakes squeal at low speed", "chassis_engine", "on_site", 14),
+    (6, 6, 30, 300, "Headlamp loose after a pothole", "body", "work_done", 20),
+]
+STEPS = {"registered": [], "assigned": [], "accepted": ["accept"], "on_site": ["accept", "depart", "arrive"],
+         "work_done": ["accept", "depart", "arrive", "work-done"]}
 TECHNICIAN_COUNT = 30
 OPENING_STOCK_REFERENCE = "DEMO-OPENING"
 
@@ -103,7 +124,8 @@ class DemoSummary:
                 f"{sum(self.present.values())} already present)")
 
 
-def load_demo_data(session: Session, progress: Callable[[str], None] = lambda _m: None) -> DemoSummary:
+def load_demo_data(session: Session, settings: Settings,
+                   progress: Callable[[str], None] = lambda _m: None) -> DemoSummary:
     summary = DemoSummary()
     progress("stations")
     stations = [_station(session, summary, *row) for row in STATIONS]
@@ -124,7 +146,40 @@ def load_demo_data(session: Session, progress: Callable[[str], None] = lambda _m
     session.flush()
     progress("opening stock in the central store")
     _opening_stock(session, summary)
+    progress("service requests and jobs")
+    _field_work(session, summary, settings)
     return summary
+
+
+def _field_work(session: Session, summary: DemoSummary, settings: Settings) -> None:
+    existing = session.scalar(select(func.count()).select_from(ServiceRequest)) or 0
+    if existing:
+        summary.present["service requests"] = existing
+        return
+    now = clock_of(session).now()
+    dispatcher = find_user(session, "dispatcher")
+    agent = find_user(session, "agent")
+    for customer_row, station_row, km, bearing, fault, category, stage, hours_ago in DEMO_REQUESTS:
+        customer = session.scalar(select(Customer).where(Customer.name == CUSTOMERS[customer_row][0]))
+        unit = session.scalar(select(Unit).where(Unit.customer_id == customer.id).order_by(Unit.id).limit(1))
+        site = geodesic(kilometers=km).destination(STATIONS[station_row][3:5], bearing)
+        request = register_request(session, {
+            "customer_id": customer.id, "unit_id": unit.id, "site_address": customer.address,
+            "site_latitude": site.latitude, "site_longitude": site.longitude, "fault_description": fault,
+            "fault_category": category, "channel": "phone", "complaint_class": "quality", "supplier_needed": False,
+            "required_skill": None, "reported_at": now - timedelta(hours=hours_ago)},
+            actor_id=agent.id, now=now, settings=settings)
+        summary.count("service requests", True)
+        if stage == "registered":
+            continue
+        job = dispatch(session, request.id, DispatchOrder(None, None, None), actor_id=dispatcher.id, now=now,
+                       travel_speed_kmh=settings.travel_speed_kmh, candidate_limit=DEFAULT_LIMIT)
+        technician = session.get(Technician, job.lead_technician_id)
+        for action in STEPS[stage]:
+            at_site = Fix(site.latitude, site.longitude, 10.0) if action == "arrive" else None
+            act(session, job, action, technician.user, Report(position=at_site), now=now,
+                arrival_skew=timedelta(seconds=settings.arrival_clock_skew_seconds))
+        summary.count("jobs", True)
 
 
 def _station(session: Session, summary: DemoSummary, code: str, name: str, address: str, lat: float, lon: float

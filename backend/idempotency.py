@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, UniqueConstraint, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from backend.config import Settings
 from backend.db import Base
 
 MAX_KEY_LENGTH = 200
@@ -65,3 +66,8 @@ def complete(record: IdempotencyRecord, response: StoredResponse) -> None:
 def purge_expired(session: Session, now: datetime, retention: timedelta) -> int:
     result = session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - retention))
     return result.rowcount or 0
+
+
+def purge_duty(session: Session, now: datetime, settings: Settings) -> dict[str, int]:
+    """The `idempotency-keys` duty: keys are kept the promised days (an app may replay a week-old queue), then go."""
+    return {"purged": purge_expired(session, now, timedelta(days=settings.idempotency_retention_days))}

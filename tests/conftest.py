@@ -80,11 +80,14 @@ def _empty_tables(app: Flask) -> None:
     engine = app.extensions["onsite"].engine
     tables = list(reversed(Base.metadata.sorted_tables))
     with engine.begin() as conn:
+        # DELETE, not TRUNCATE: on a few rows per table it is far cheaper than PostgreSQL's TRUNCATE of ~60 tables.
+        for table in tables:
+            conn.execute(table.delete())
         if engine.dialect.name == "postgresql":
-            conn.execute(text(f"TRUNCATE {', '.join(t.name for t in tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                conn.execute(table.delete())
+            # Ids start at 1 again in every test, as on SQLite (where an empty table's rowids restart by themselves).
+            sequences = conn.scalars(text("SELECT sequence_name FROM information_schema.sequences")).all()
+            for sequence in sequences:
+                conn.execute(text(f'ALTER SEQUENCE "{sequence}" RESTART'))
 
 
 @pytest.fixture

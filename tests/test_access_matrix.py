@@ -14,6 +14,8 @@ OFFICE = frozenset({"dispatcher", "supervisor", "manager", "admin"})
 CUSTOMER_READERS = frozenset({"agent", "dispatcher", "supervisor", "manager", "admin", "warehouse"})
 REQUEST_READERS = frozenset({"agent", "dispatcher", "supervisor", "manager", "admin"})
 STOCK_READERS = ALL - {"agent"}
+FLOW_READERS = ALL - {"agent"}
+BOOK_READERS = frozenset({"warehouse", "supervisor", "manager", "admin"})
 PUBLIC = "public"
 
 MATRIX = {
@@ -68,6 +70,33 @@ MATRIX = {
     "GET /api/v1/jobs": OFFICE | {"technician"},
     "GET /api/v1/jobs/<id:job_id>": OFFICE | {"technician"},
     "GET /api/v1/jobs/<id:job_id>/dispatch-decision": OFFICE,
+    # The technician's app and field reports (issue 4): the crew acts, the office reads, supervisors review
+    "POST /api/v1/jobs/<id:job_id>/accept": {"technician"},
+    "POST /api/v1/jobs/<id:job_id>/decline": {"technician"},
+    "POST /api/v1/jobs/<id:job_id>/depart": {"technician"},
+    "POST /api/v1/jobs/<id:job_id>/arrive": {"technician"},
+    "POST /api/v1/jobs/<id:job_id>/work-done": {"technician"},
+    "POST /api/v1/jobs/<id:job_id>/escalate": {"technician"},
+    "POST /api/v1/jobs/<id:job_id>/cancel": {"dispatcher"},
+    "GET /api/v1/jobs/<id:job_id>/events": OFFICE | {"technician"},
+    "GET /api/v1/me/jobs": {"technician"},
+    "GET /api/v1/jobs/<id:job_id>/report": OFFICE | {"technician"},
+    "PUT /api/v1/jobs/<id:job_id>/report": {"technician"},
+    "GET /api/v1/jobs/<id:job_id>/report/versions": OFFICE | {"technician"},
+    "POST /api/v1/jobs/<id:job_id>/report/sign-off": {"technician"},
+    "POST /api/v1/jobs/<id:job_id>/report/corrections": {"technician"},
+    "GET /api/v1/jobs/<id:job_id>/report/verify": OFFICE | {"technician"},
+    "GET /api/v1/jobs/<id:job_id>/report.html": OFFICE | {"technician"},
+    "POST /api/v1/jobs/<id:job_id>/report/submit": {"technician"},
+    "POST /api/v1/jobs/<id:job_id>/report/approve": {"supervisor"},
+    "POST /api/v1/jobs/<id:job_id>/report/reject": {"supervisor"},
+    "GET /api/v1/reports": {"supervisor", "manager", "admin"},
+    "GET /api/v1/signing-key": PUBLIC,
+    "POST /api/v1/jobs/<id:job_id>/paid-service-approval": {"supervisor"},
+    "GET /api/v1/jobs/<id:job_id>/paid-service-approval": OFFICE | {"technician"},
+    "POST /api/v1/jobs/<id:job_id>/photos": {"technician"},
+    "GET /api/v1/jobs/<id:job_id>/photos": OFFICE | {"technician"},
+    "GET /api/v1/jobs/<id:job_id>/photos/<id:photo_id>/content": OFFICE | {"technician"},
     "GET /api/v1/me/notifications": ALL,
     "POST /api/v1/me/notifications/<id:notification_id>/read": ALL,
     "GET /api/v1/webhooks": {"admin"},
@@ -90,6 +119,37 @@ MATRIX = {
     "POST /api/v1/stock/transfers/<id:transfer_id>/receive": {"warehouse", "technician"},
     "POST /api/v1/stock/transfers/<id:transfer_id>/cancel": {"warehouse", "technician"},
     "GET /api/v1/serials/<serial>": STOCK_READERS,
+    # Parts flow on jobs (issue 5, PRT-3..PRT-8); technicians see only their own requisitions, old parts, freight
+    "POST /api/v1/requisitions": {"technician"},
+    "GET /api/v1/requisitions": FLOW_READERS,
+    "GET /api/v1/requisitions/<id:requisition_id>": FLOW_READERS,
+    "POST /api/v1/requisitions/<id:requisition_id>/approve": {"supervisor"},
+    "POST /api/v1/requisitions/<id:requisition_id>/reject": {"supervisor"},
+    "POST /api/v1/requisitions/<id:requisition_id>/issue": {"warehouse"},
+    "POST /api/v1/requisitions/<id:requisition_id>/return-unused": {"warehouse", "technician"},
+    "GET /api/v1/old-parts": FLOW_READERS,
+    "GET /api/v1/old-parts/<id:old_part_id>": FLOW_READERS,
+    "POST /api/v1/old-parts/<id:old_part_id>/receive": {"warehouse"},
+    "POST /api/v1/old-parts/<id:old_part_id>/excuse": {"supervisor"},
+    "POST /api/v1/old-parts/<id:old_part_id>/dispose": {"warehouse"},
+    "GET /api/v1/write-offs": BOOK_READERS,
+    "POST /api/v1/supplier-claims": {"warehouse"},
+    "GET /api/v1/supplier-claims": BOOK_READERS,
+    "GET /api/v1/supplier-claims/<id:claim_id>": BOOK_READERS,
+    "POST /api/v1/supplier-claims/<id:claim_id>/send": {"warehouse"},
+    "POST /api/v1/supplier-claims/<id:claim_id>/settle": {"warehouse"},
+    "POST /api/v1/freight": {"technician", "warehouse"},
+    "GET /api/v1/freight": BOOK_READERS | {"technician"},
+    "GET /api/v1/freight/<id:freight_id>": BOOK_READERS | {"technician"},
+    "POST /api/v1/freight/<id:freight_id>/approve": {"supervisor"},
+    "POST /api/v1/freight/<id:freight_id>/reject": {"supervisor"},
+    # Callbacks and KPIs (issue 6, CB-1..3, RULES.md §9): agents make the callbacks, their leaders read them
+    "PUT /api/v1/service-requests/<id:service_request_id>/follow-up": {"agent", "dispatcher", "supervisor",
+                                                                      "manager"},
+    "GET /api/v1/callbacks": {"agent", "supervisor", "manager"},
+    "GET /api/v1/callbacks/<id:callback_id>": {"agent", "supervisor", "manager"},
+    "POST /api/v1/callbacks/<id:callback_id>/result": {"agent"},
+    "GET /api/v1/kpis": {"manager", "supervisor"},
 }
 
 

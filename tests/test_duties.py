@@ -194,7 +194,8 @@ def test_duty_list_names_each_duty_and_its_schedule(database_url, tmp_path) -> N
     result = _run(database_url, tmp_path, "duty", "list")
     assert result.exit_code == 0, result.output
     lines = {line.split()[0]: line for line in result.output.splitlines()}
-    assert set(lines) == {"sla-watch", "webhooks"}
+    assert set(lines) == {"sla-watch", "webhooks", "callbacks", "old-parts", "monthly-old-parts",
+                          "idempotency-keys"}
     assert "interval[0:01:00]" in lines["sla-watch"]
 
 

@@ -134,3 +134,24 @@ def test_simultaneous_retries_with_one_key_act_once(app, field_tech, session):
     assert len({r.get_data() for r in responses}) == 1
     assert sum(r.headers.get("Idempotent-Replayed") == "true" for r in responses) == 3
     assert _audit_count(session) == before + 1
+
+
+def test_keys_are_kept_the_promised_seven_days_then_forgotten_by_the_duty(app, field_tech, session, clock):
+    from backend.duties.registry import registered, run_duty
+    from backend.idempotency import IdempotencyRecord
+
+    app_api, technician, _admin = field_tech
+    app_api.put(_position_url(technician), json={"latitude": 34.9, "longitude": 113.9},
+                headers={"Idempotency-Key": "queued-monday"})
+    duty = registered()["idempotency-keys"]
+
+    def kept() -> int:
+        session.rollback()
+        return session.scalar(select(func.count()).select_from(IdempotencyRecord))
+
+    clock.advance(days=6, hours=23)
+    assert run_duty(app.extensions["onsite"], duty) == {"purged": 0}
+    assert kept() == 1
+    clock.advance(hours=2)
+    assert run_duty(app.extensions["onsite"], duty) == {"purged": 1}
+    assert kept() == 0

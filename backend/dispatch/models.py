@@ -75,6 +75,8 @@ class ServiceRequest(Audited, Versioned, Base):
     decision_reason: Mapped[str | None] = mapped_column(String(1000))
     decided_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decided_at: Mapped[datetime | None] = mapped_column()
+    # CB-2: flagged for follow-up since then (null: not flagged); the follow-up callbacks are counted from here.
+    follow_up_since: Mapped[datetime | None] = mapped_column()
 
     customer: Mapped[Customer] = relationship()
     unit: Mapped[Unit] = relationship()
@@ -138,8 +140,9 @@ class Communication(Audited, Base):
 
 
 JOB_ASSIGNED = "assigned"
-# A job stops counting as a technician's workload once it is archived or cancelled (RULES.md §4).
-CLOSED_JOB_STATUSES = ("approved", "cancelled")
+_LIVE_JOB = "status NOT IN ('declined', 'cancelled')"
+# A job stops counting as a technician's workload once it is archived, declined or cancelled (RULES.md §4).
+CLOSED_JOB_STATUSES = ("approved", "declined", "cancelled")
 
 
 class Job(Audited, Versioned, Base):
@@ -148,10 +151,10 @@ class Job(Audited, Versioned, Base):
 
     __tablename__ = "jobs"
     __table_args__ = (
-        # The backstop behind the row lock in service.dispatch: one live job per request. A cancelled job does not
-        # count, so a request can be dispatched again once its job is cancelled.
+        # The backstop behind the row lock in service.dispatch: one live job per request. A declined or cancelled
+        # job does not count, so the request can be dispatched again.
         Index("uq_jobs_live_service_request", "service_request_id", unique=True,
-              sqlite_where=text("status != 'cancelled'"), postgresql_where=text("status != 'cancelled'")),
+              sqlite_where=text(_LIVE_JOB), postgresql_where=text(_LIVE_JOB)),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -159,6 +162,8 @@ class Job(Audited, Versioned, Base):
     status: Mapped[str] = mapped_column(String(30), index=True)
     assigned_at: Mapped[datetime] = mapped_column()
     assigned_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # When the technician reported the work done: the callback (CB-1) and old-part (PRT-5) clocks run from it.
+    work_done_at: Mapped[datetime | None] = mapped_column(index=True)
 
     service_request: Mapped[ServiceRequest] = relationship(lazy="joined")
     crew: Mapped[list[JobTechnician]] = relationship(

@@ -55,7 +55,7 @@ class ServiceRequestSchema(ServiceRequestCreateSchema):
     class Meta:
         dump_only = ("id", "number", "status", "registered_by_user_id", "policy_version", "tier", "distance_km",
                      "nearest_station", "deadlines", "next_due_at", "decision", "decision_reason",
-                     "decided_by_user_id", "decided_at", "version", "created_at", "updated_at")
+                     "decided_by_user_id", "decided_at", "follow_up_since", "version", "created_at", "updated_at")
 
     id = ma.fields.Integer()
     number = ma.fields.String(metadata={"description": "SR-<year>-<6 digits> (INT-1)"})
@@ -74,6 +74,8 @@ class ServiceRequestSchema(ServiceRequestCreateSchema):
     decision_reason = ma.fields.String(allow_none=True)
     decided_by_user_id = ma.fields.Integer(allow_none=True)
     decided_at = Timestamp(allow_none=True)
+    follow_up_since = Timestamp(allow_none=True, metadata={
+        "description": "Flagged for follow-up since (CB-2); null when not flagged"})
     version = ma.fields.Integer()
     created_at = Timestamp()
     updated_at = Timestamp()
@@ -179,7 +181,16 @@ class JobSchema(ma.Schema):
     site_address = ma.fields.String(attribute="service_request.site_address")
     site_latitude = ma.fields.Float(attribute="service_request.site_latitude")
     site_longitude = ma.fields.Float(attribute="service_request.site_longitude")
+    # JOB-1: what the technician needs before leaving.
+    fault_description = ma.fields.String(attribute="service_request.fault_description")
+    fault_category = ma.fields.String(attribute="service_request.fault_category")
+    unit_model = ma.fields.String(attribute="service_request.unit.model")
+    unit_serial_number = ma.fields.String(attribute="service_request.unit.serial_number")
+    customer_name = ma.fields.String(attribute="service_request.customer.name")
+    contact_person = ma.fields.String(attribute="service_request.customer.contact_person", allow_none=True)
+    phones = ma.fields.List(ma.fields.String(), attribute="service_request.customer.phones")
     status = ma.fields.String()
+    work_done_at = Timestamp(allow_none=True)
     assigned_at = Timestamp()
     assigned_by_user_id = ma.fields.Integer(allow_none=True)
     lead_technician_id = ma.fields.Integer(allow_none=True)

@@ -29,12 +29,13 @@ from backend.technicians.models import Technician
 
 
 class RequestStatus(StrEnum):
-    """The register's states (INT-1) this issue reaches; the job lifecycle carries a request further."""
+    """The register's states (INT-1) reached so far; feedback given and closed are still to come."""
 
     REGISTERED = "registered"
     ACCEPTED = "accepted"
     REJECTED = "rejected"
     IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"  # the job's report is approved (REP-5)
 
 
 class Decision(StrEnum):
@@ -183,7 +184,7 @@ def record_reply(session: Session, service_request: ServiceRequest, *, actor_id:
     agreed_on_site_at = ensure_utc(agreed_on_site_at)
     if agreed_on_site_at <= replied_at:
         raise DomainError("agreed_on_site_at", "must be after the reply")
-    _fulfil(service_request, DeadlineKind.REPLY, replied_at, field="replied_at")
+    fulfil_deadline(service_request, DeadlineKind.REPLY, replied_at, field="replied_at")
     service_request.deadlines.append(
         Deadline(kind=DeadlineKind.ON_SITE, due_at=agreed_on_site_at, status=DeadlineStatus.OPEN))
     service_request.deadlines_changed()
@@ -196,14 +197,16 @@ def record_written_contact(session: Session, service_request: ServiceRequest, *,
                            channel: str, contacted_at: datetime | None, now: datetime) -> Communication:
     """DSP-3: the written contact meets its deadline and is archived with the request's communications."""
     contacted_at = _not_in_future("contacted_at", contacted_at, now)
-    _fulfil(service_request, DeadlineKind.WRITTEN_CONTACT, contacted_at, field="contacted_at")
+    fulfil_deadline(service_request, DeadlineKind.WRITTEN_CONTACT, contacted_at, field="contacted_at")
     service_request.deadlines_changed()
     return log_communication(session, service_request, actor_id=actor_id, direction="outgoing", channel=channel,
                              kind=CommunicationKind.WRITTEN_CONTACT, content=content, counterpart=None,
                              occurred_at=contacted_at, now=now)
 
 
-def _fulfil(service_request: ServiceRequest, kind: DeadlineKind, at: datetime, *, field: str) -> None:
+def fulfil_deadline(service_request: ServiceRequest, kind: DeadlineKind, at: datetime, *, field: str
+                    ) -> None:
+    """Settles a deadline by something done at `at`: met in time or missed (late, but done)."""
     deadline = service_request.deadline(kind)
     if deadline is None:
         raise Conflict(f"request {service_request.number} has no {kind} deadline (its tier is "

@@ -6,6 +6,8 @@ from flask import url_for
 from sqlalchemy import select
 
 from backend.accounts.models import Role
+from backend.callbacks.schemas import FollowUpSchema
+from backend.callbacks.service import set_follow_up
 from backend.dispatch import service
 from backend.dispatch.candidates import DEFAULT_LIMIT, find_candidates, on_site_due
 from backend.dispatch.models import DispatchDecision, Job, ServiceRequest
@@ -15,7 +17,7 @@ from backend.dispatch.schemas import (CandidateListSchema, CandidateQuerySchema,
                                       ServiceRequestFilterSchema, ServiceRequestSchema, WaiverSchema,
                                       WrittenContactSchema)
 from backend.errors import NotFound
-from backend.http.api import ETAG_HEADER, Blueprint, etag_of, require_if_match
+from backend.http.api import ETAG_HEADER, Blueprint, require_if_match, tagged
 from backend.http.context import current_user, db, onsite
 from backend.http.crud import get_or_404, paginate
 
@@ -39,11 +41,6 @@ def _request(service_request_id: int) -> ServiceRequest:
     return get_or_404(db(), ServiceRequest, service_request_id, "service request")
 
 
-def _tagged(service_request: ServiceRequest) -> tuple[ServiceRequest, dict[str, str]]:
-    db().flush()
-    return service_request, {"ETag": etag_of(service_request.version)}
-
-
 def _now() -> Any:
     return onsite().clock.now()
 
@@ -59,7 +56,7 @@ def create_service_request(data: dict[str, Any]) -> Any:
     created = service.register_request(db(), data, actor_id=current_user().id, now=_now(),
                                        settings=onsite().settings)
     location = url_for("service_requests.get_service_request", service_request_id=created.id)
-    return created, {"ETag": etag_of(created.version), "Location": location}
+    return tagged(created, Location=location)
 
 
 @requests_blp.route("", methods=["GET"])
@@ -78,7 +75,7 @@ def list_service_requests(pagination_parameters: Any, **filters: Any) -> Any:
 @requests_blp.alt_response(404, response="NOT_FOUND")
 @requests_blp.doc(summary="Get a service request")
 def get_service_request(service_request_id: int) -> Any:
-    return _tagged(_request(service_request_id))
+    return tagged(_request(service_request_id))
 
 
 @requests_blp.route(f"{ITEM}/decision", methods=["POST"])
@@ -96,7 +93,7 @@ def post_decision(data: dict[str, Any], service_request_id: int) -> Any:
     service_request = _request(service_request_id)
     require_if_match(service_request.version)
     service.decide(service_request, actor_id=current_user().id, now=_now(), **data)
-    return _tagged(service_request)
+    return tagged(service_request)
 
 
 @requests_blp.route(f"{ITEM}/replies", methods=["POST"])
@@ -110,7 +107,7 @@ def post_decision(data: dict[str, Any], service_request_id: int) -> Any:
 def post_reply(data: dict[str, Any], service_request_id: int) -> Any:
     service_request = _request(service_request_id)
     service.record_reply(db(), service_request, actor_id=current_user().id, now=_now(), **data)
-    return _tagged(service_request)
+    return tagged(service_request)
 
 
 @requests_blp.route(f"{ITEM}/written-contacts", methods=["POST"])
@@ -124,7 +121,7 @@ def post_reply(data: dict[str, Any], service_request_id: int) -> Any:
 def post_written_contact(data: dict[str, Any], service_request_id: int) -> Any:
     service_request = _request(service_request_id)
     service.record_written_contact(db(), service_request, actor_id=current_user().id, now=_now(), **data)
-    return _tagged(service_request)
+    return tagged(service_request)
 
 
 @requests_blp.route(f"{ITEM}/communications", methods=["POST"])
@@ -165,7 +162,22 @@ def post_deadline_waiver(data: dict[str, Any], service_request_id: int) -> Any:
     service_request = _request(service_request_id)
     require_if_match(service_request.version)
     service.waive_deadline(service_request, actor_id=current_user().id, now=_now(), **data)
-    return _tagged(service_request)
+    return tagged(service_request)
+
+
+@requests_blp.route(f"{ITEM}/follow-up", methods=["PUT"])
+@requests_blp.access(*CONTACT_LOGGERS)
+@requests_blp.write
+@requests_blp.arguments(FollowUpSchema)
+@requests_blp.response(200, ServiceRequestSchema, **WITH_ETAG)
+@requests_blp.alt_response(404, response="NOT_FOUND")
+@requests_blp.alt_response(409, response="CONFLICT")
+@requests_blp.doc(summary="Flag the request for follow-up, or clear the flag (CB-2): the callbacks duty then "
+                          "creates a follow-up callback every 48 h (default) until cleared or closed")
+def put_follow_up(data: dict[str, Any], service_request_id: int) -> Any:
+    service_request = _request(service_request_id)
+    set_follow_up(db(), service_request, data["follow_up"], _now())
+    return tagged(service_request)
 
 
 @requests_blp.route(f"{ITEM}/candidates", methods=["GET"])
@@ -196,7 +208,7 @@ def post_dispatch(data: dict[str, Any], service_request_id: int) -> Any:
     job = service.dispatch(db(), service_request_id, service.DispatchOrder(**data), actor_id=current_user().id,
                            now=_now(), travel_speed_kmh=onsite().settings.travel_speed_kmh,
                            candidate_limit=DEFAULT_LIMIT)
-    return job, {"ETag": etag_of(job.version), "Location": url_for("jobs.get_job", job_id=job.id)}
+    return tagged(job, Location=url_for("jobs.get_job", job_id=job.id))
 
 
 @jobs_blp.route("", methods=["GET"])
@@ -222,7 +234,7 @@ def _job(job_id: int) -> Job:
 @jobs_blp.doc(summary="Get a job (a technician: only one they are on)")
 def get_job(job_id: int) -> Any:
     job = _job(job_id)
-    return job, {"ETag": etag_of(job.version)}
+    return tagged(job)
 
 
 @jobs_blp.route("/<id:job_id>/dispatch-decision", methods=["GET"])

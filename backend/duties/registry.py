@@ -2,7 +2,7 @@
 
 Each one processes everything due up to `now`, not what happened since its last run, so a run after downtime
 catches up, and each one is idempotent, so running it twice (or by hand while the scheduler runs) does nothing
-twice. The callbacks and old-parts duties of issue 6 join this list with the jobs and old parts they need.
+twice.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.orm import Session
 
@@ -35,7 +36,10 @@ class Duty:
 
 
 def registered() -> dict[str, Duty]:
+    from backend.duties.callbacks import callbacks
+    from backend.duties.old_parts import mark_overdue, monthly_list
     from backend.duties.sla_watch import sla_watch
+    from backend.idempotency import purge_duty
     from backend.webhooks.delivery import deliver_due
 
     duties = [
@@ -43,6 +47,15 @@ def registered() -> dict[str, Duty]:
              "Marks passed SLA deadlines missed (managers are told); warns dispatchers of deadlines due soon"),
         Duty("webhooks", deliver_due, IntervalTrigger(minutes=1, timezone=UTC),
              "Sends due webhook deliveries, signed; retries failures with backoff"),
+        Duty("callbacks", callbacks, IntervalTrigger(minutes=15, timezone=UTC),
+             "Creates the service-quality callback owed for each job done (CB-1) and follow-ups for flagged "
+             "requests (CB-2)"),
+        Duty("old-parts", mark_overdue, CronTrigger(hour=1, minute=0, timezone=UTC),
+             "Marks old parts not back by their due time overdue; tells the technician and the warehouse (PRT-5)"),
+        Duty("monthly-old-parts", monthly_list, CronTrigger(day=1, hour=2, minute=0, timezone=UTC),
+             "Sends each station's supervisors and warehouse the received old parts awaiting disposition (PRT-7)"),
+        Duty("idempotency-keys", purge_duty, CronTrigger(hour=3, minute=0, timezone=UTC),
+             "Forgets Idempotency-Keys older than the retention (7 days by default)"),
     ]
     return {duty.name: duty for duty in duties}
 

@@ -19,6 +19,7 @@ from flask_smorest.pagination import PaginationMetadataSchema
 from flask_smorest.utils import deepupdate, prepare_response
 from sqlalchemy.exc import IntegrityError
 from webargs.flaskparser import FlaskParser
+from werkzeug.datastructures import CombinedMultiDict
 
 from backend import idempotency
 from backend.accounts.models import User
@@ -26,7 +27,7 @@ from backend.accounts.service import decode_access_token
 from backend.audit.recorder import AuditContext, set_audit_context
 from backend.errors import DomainError, Forbidden, Unauthorized
 from backend.http.context import db, device_id, onsite, request_id
-from backend.http.problems import LOCATIONS, PROBLEM_MEDIA_TYPE, problem
+from backend.http.problems import LOCATIONS, PROBLEM_MEDIA_TYPE
 
 BEARER = [{"bearerAuth": []}]
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -84,7 +85,7 @@ _ERROR_RESPONSES = {
 }
 _IDEMPOTENCY_KEY_PATTERN = r"^[!-~]([ -~]*[!-~])?$"
 # Where flask-smorest arguments come from the request body.
-_BODY_LOCATIONS = frozenset({"json", "form", "files"})
+_BODY_LOCATIONS = frozenset({"json", "form", "files", "multipart"})
 
 
 def _add_doc(func: Callable[..., Any], **doc: Any) -> None:
@@ -136,6 +137,13 @@ def _nul_field(value: Any, path: tuple[str, ...] = ()) -> str | None:
 
 
 class _ArgumentsParser(FlaskParser):
+    # multipart/form-data with files and fields in one schema (a photo and its caption); flask-smorest documents
+    # one request body per operation, so the two cannot be separate arguments.
+    __location_map__ = {**FlaskParser.__location_map__, "multipart": "load_multipart"}
+
+    def load_multipart(self, req: Any, schema: ma.Schema) -> Any:
+        return self._makeproxy(CombinedMultiDict([req.form, req.files]), schema)
+
     def pre_load(self, location_data: Any, *, schema: ma.Schema, req: Any, location: str) -> Any:
         # JSON strings may hold NUL, so the spec allows it, but PostgreSQL cannot store it in text and would
         # fail the request with a 500 (SQLite would keep it silently).
@@ -147,6 +155,8 @@ class _ArgumentsParser(FlaskParser):
 
 class Blueprint(flask_smorest.Blueprint):
     DEFAULT_PAGINATION_PARAMETERS = {"page": 1, "page_size": 50, "max_page_size": 200}
+    DEFAULT_LOCATION_CONTENT_TYPE_MAPPING = {**flask_smorest.Blueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING,
+                                             "multipart": "multipart/form-data"}
     ARGUMENTS_PARSER = _ArgumentsParser()
 
     def arguments(self, schema: Any, *, location: str = "json", **kwargs: Any
@@ -275,6 +285,13 @@ def _run_and_remember(func: Callable[..., Any], args: Any, kwargs: Any,
 
 def etag_of(version: int) -> str:
     return f'"{version}"'
+
+
+def tagged(resource: Any, **headers: str) -> tuple[Any, dict[str, str]]:
+    """The resource with its ETag. Flushes first: the version moves on at flush, and the answer must carry the
+    version the write produced, not the one read."""
+    db().flush()
+    return resource, {"ETag": etag_of(resource.version), **headers}
 
 
 def require_if_match(current_version: int) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 
 from flask import current_app, g, request
 from sqlalchemy.engine import Engine
@@ -15,6 +16,8 @@ from backend.accounts.service import TokenPolicy
 from backend.clock import Clock
 from backend.config import Settings
 from backend.db import writer_session
+from backend.media.store import FileMediaStore, MediaStore
+from backend.reports.signing import ReportSigner
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -33,6 +36,14 @@ class Onsite:
         return TokenPolicy(secret_key=self.settings.secret_key,
                            access_lifetime=timedelta(minutes=self.settings.access_token_minutes),
                            refresh_lifetime=timedelta(days=self.settings.refresh_token_days))
+
+    @cached_property
+    def signer(self) -> ReportSigner:
+        return ReportSigner.load(self.settings.instance_path / "signing-key.pem", self.settings.signing_key or None)
+
+    @cached_property
+    def media(self) -> MediaStore:
+        return FileMediaStore(self.settings.instance_path / "media")
 
     def new_session(self, *, writer: bool = False) -> Session:
         session = writer_session(self.session_factory) if writer else self.session_factory()

@@ -21,7 +21,7 @@ INVALID_INPUT_TYPE = "urn:onsite:problem:invalid-input"
 log = logging.getLogger(__name__)
 
 LOCATIONS = {"json": "body", "query": "query", "headers": "header", "files": "body", "form": "body",
-             "path": "path", "view_args": "path"}
+             "multipart": "body", "path": "path", "view_args": "path"}
 
 
 def _phrase(status: int) -> str:

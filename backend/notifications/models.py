@@ -17,6 +17,12 @@ class NotificationKind(StrEnum):
 
     SLA_DEADLINE_DUE_SOON = "sla.deadline_due_soon"
     SLA_DEADLINE_MISSED = "sla.deadline_missed"
+    JOB_DECLINED = "job.declined"
+    JOB_ESCALATED = "job.escalated"
+    REPORT_SUBMITTED = "report.submitted"
+    REPORT_REJECTED = "report.rejected"
+    OLD_PART_OVERDUE = "old_part.overdue"
+    OLD_PARTS_AWAITING_DISPOSITION = "old_parts.awaiting_disposition"
 
 
 class Notification(Base):

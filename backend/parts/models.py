@@ -9,9 +9,10 @@ from typing import Any
 
 from sqlalchemy import (JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint,
                         event, insert)
-from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column, object_session, relationship
 
 from backend.audit.recorder import Audited
+from backend.clock import SystemClock
 from backend.db import Base, Versioned, clock_of
 from backend.stations.models import Station
 from backend.technicians.models import Technician
@@ -255,3 +256,255 @@ class TransferLine(DocumentLine, Audited, Base):
     __table_args__ = (CheckConstraint("quantity > 0", name="positive_quantity"),)
 
     transfer_id: Mapped[int] = mapped_column(ForeignKey("stock_transfers.id", ondelete="CASCADE"), index=True)
+
+
+# --- the parts flow on jobs (PRT-3..PRT-8) ------------------------------------------------------------------------
+
+class RequisitionStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    ISSUED = "issued"
+
+
+class Requisition(Audited, Versioned, Base):
+    """A technician's request for parts for a job (备用件领料单, rule PRT-3): approved by a supervisor before the
+    store issues anything."""
+
+    __tablename__ = "requisitions"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({', '.join(repr(s.value) for s in RequisitionStatus)})", name="known_status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"), index=True)
+    # Whose van the parts go to: the requesting technician.
+    technician_id: Mapped[int] = mapped_column(ForeignKey("technicians.id"), index=True)
+    status: Mapped[str] = mapped_column(String(10), index=True)
+    requested_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column()
+    decided_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reject_reason: Mapped[str | None] = mapped_column(String(1000))
+    issued_at: Mapped[datetime | None] = mapped_column()
+    issued_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    source_location_id: Mapped[int | None] = mapped_column(ForeignKey("stock_locations.id"))
+
+    source: Mapped[StockLocation | None] = relationship(lazy="selectin")
+    lines: Mapped[list[RequisitionLine]] = relationship(back_populates="requisition", cascade="all, delete-orphan",
+                                                        lazy="selectin", order_by="RequisitionLine.line_no")
+
+    @property
+    def number(self) -> str:
+        return f"RQ-{self.id:06d}"
+
+
+class RequisitionLine(Audited, Base):
+    __tablename__ = "requisition_lines"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="positive_quantity"),
+        CheckConstraint("returned_quantity >= 0 AND returned_quantity <= quantity", name="returned_within_issued"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    requisition_id: Mapped[int] = mapped_column(ForeignKey("requisitions.id", ondelete="CASCADE"), index=True)
+    line_no: Mapped[int] = mapped_column(Integer)
+    part_id: Mapped[int] = mapped_column(ForeignKey("parts.id"), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(1000))
+    # What was handed out (the serials for a tracked part) and what came back unused.
+    issued_serials: Mapped[list[str]] = mapped_column(JSON, default=list)
+    returned_quantity: Mapped[int] = mapped_column(Integer, default=0)
+    returned_serials: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+    requisition: Mapped[Requisition] = relationship(back_populates="lines")
+    part: Mapped[Part] = relationship(lazy="selectin")
+    installations: Mapped[list[Installation]] = relationship(
+        lazy="selectin", primaryjoin="and_(RequisitionLine.id == Installation.requisition_line_id, "
+                                     "Installation.removed_at.is_(None))", viewonly=True)
+
+
+class Installation(Audited, Base):
+    """A part installed on a job as a signed report states it (rule PRT-4): what left the lead technician's van.
+    A corrected report that no longer lists it marks it removed (the part went back to the van), so the rows not
+    removed are exactly what the current signed report installed."""
+
+    __tablename__ = "part_installations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"), index=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("field_reports.id"))
+    technician_id: Mapped[int] = mapped_column(ForeignKey("technicians.id"))
+    part_id: Mapped[int] = mapped_column(ForeignKey("parts.id"), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    new_serial: Mapped[str | None] = mapped_column(String(80))
+    old_serial: Mapped[str | None] = mapped_column(String(80))
+    covered_by_warranty: Mapped[bool] = mapped_column(Boolean)
+    requisition_line_id: Mapped[int | None] = mapped_column(ForeignKey("requisition_lines.id"), index=True)
+    installed_at: Mapped[datetime] = mapped_column()
+    # rule PRT-6: the supervisor approved the report that lists it.
+    approved_at: Mapped[datetime | None] = mapped_column()
+    removed_at: Mapped[datetime | None] = mapped_column()
+
+    part: Mapped[Part] = relationship(lazy="selectin")
+    obligation: Mapped[OldPartObligation | None] = relationship(back_populates="installation", lazy="selectin")
+    write_off: Mapped[WriteOff | None] = relationship(back_populates="installation", lazy="selectin")
+
+
+class ObligationStatus(StrEnum):
+    OUTSTANDING = "outstanding"
+    RECEIVED = "received"
+    EXCUSED = "excused"
+    # The corrected report no longer lists the part, so no old part is owed.
+    CANCELLED = "cancelled"
+
+
+class ExcuseReason(StrEnum):
+    MAILED = "mailed"
+    CUSTOMER_KEPT = "customer_kept"
+    DESTROYED = "destroyed"
+    OTHER = "other"
+
+
+class Disposition(StrEnum):
+    SUPPLIER_CLAIM = "supplier_claim"
+    REPAIRED = "repaired"
+    SCRAPPED = "scrapped"
+
+
+class OldPartObligation(Audited, Versioned, Base):
+    """The old part replaced by a warranty part must come back (rule PRT-5) by `due_at`, or be excused with a
+    reason; once received it is disposed of (rule PRT-7)."""
+
+    __tablename__ = "old_part_obligations"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({', '.join(repr(s.value) for s in ObligationStatus)})", name="known_status"),
+        CheckConstraint(f"disposition IS NULL OR disposition IN ({', '.join(repr(d.value) for d in Disposition)})",
+                        name="known_disposition"),
+        Index("ix_old_part_obligations_status_due", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    installation_id: Mapped[int] = mapped_column(ForeignKey("part_installations.id"), unique=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"), index=True)
+    technician_id: Mapped[int] = mapped_column(ForeignKey("technicians.id"), index=True)
+    # The service request's nearest station: the one whose people chase it.
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"), index=True)
+    part_id: Mapped[int] = mapped_column(ForeignKey("parts.id"), index=True)
+    serial: Mapped[str | None] = mapped_column(String(80))
+    quantity: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[datetime] = mapped_column()
+    status: Mapped[str] = mapped_column(String(12))
+    marked_overdue_at: Mapped[datetime | None] = mapped_column()
+    received_at: Mapped[datetime | None] = mapped_column()
+    received_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    condition: Mapped[str | None] = mapped_column(String(1000))
+    excused_reason: Mapped[str | None] = mapped_column(String(20))
+    excuse_note: Mapped[str | None] = mapped_column(String(1000))
+    excused_at: Mapped[datetime | None] = mapped_column()
+    excused_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    disposition: Mapped[str | None] = mapped_column(String(20))
+    disposed_at: Mapped[datetime | None] = mapped_column()
+    disposed_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    supplier_claim_id: Mapped[int | None] = mapped_column(ForeignKey("supplier_claims.id"), index=True)
+    # Where a repaired part went back into stock.
+    repaired_into_location_id: Mapped[int | None] = mapped_column(ForeignKey("stock_locations.id"))
+
+    installation: Mapped[Installation] = relationship(back_populates="obligation")
+    part: Mapped[Part] = relationship(lazy="selectin")
+    technician: Mapped[Technician] = relationship(lazy="selectin")
+
+    @property
+    def number(self) -> str:
+        return f"OP-{self.id:06d}"
+
+    @property
+    def overdue(self) -> bool:
+        # As of the session's injected clock, so tests with a manual clock see what users would.
+        session = object_session(self)
+        now = clock_of(session).now() if session is not None else SystemClock().now()
+        return self.status == ObligationStatus.OUTSTANDING and self.due_at < now
+
+
+class WriteOff(Audited, Base):
+    """An installed part taken off the books for good (销帐, rule PRT-6), once the report is signed and approved
+    and, for a warranty part, its old part is back or excused."""
+
+    __tablename__ = "write_offs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    installation_id: Mapped[int] = mapped_column(ForeignKey("part_installations.id"), unique=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"), index=True)
+    part_id: Mapped[int] = mapped_column(ForeignKey("parts.id"), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    serial: Mapped[str | None] = mapped_column(String(80))
+    requisition_line_id: Mapped[int | None] = mapped_column(ForeignKey("requisition_lines.id"))
+    written_off_at: Mapped[datetime] = mapped_column(index=True)
+
+    installation: Mapped[Installation] = relationship(back_populates="write_off")
+    part: Mapped[Part] = relationship(lazy="selectin")
+
+
+class ClaimStatus(StrEnum):
+    OPEN = "open"
+    SENT = "sent"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class SupplierClaim(Audited, Versioned, Base):
+    """A secondary claim (二次索赔, rule PRT-7): received old parts of one supplier sent back for compensation."""
+
+    __tablename__ = "supplier_claims"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({', '.join(repr(s.value) for s in ClaimStatus)})", name="known_status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    supplier: Mapped[str] = mapped_column(String(200), index=True)
+    status: Mapped[str] = mapped_column(String(10), index=True)
+    amount_claimed: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    amount_recovered: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    note: Mapped[str | None] = mapped_column(String(1000))
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    sent_at: Mapped[datetime | None] = mapped_column()
+    settled_at: Mapped[datetime | None] = mapped_column()
+    settled_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    old_parts: Mapped[list[OldPartObligation]] = relationship(lazy="selectin", order_by="OldPartObligation.id")
+
+    @property
+    def number(self) -> str:
+        return f"SC-{self.id:06d}"
+
+
+class FreightStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class FreightCharge(Audited, Versioned, Base):
+    """Shipping cost of mailed warranty parts (rule PRT-8): recorded by its handler, written off once a supervisor
+    approves it."""
+
+    __tablename__ = "freight_charges"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({', '.join(repr(s.value) for s in FreightStatus)})", name="known_status"),
+        CheckConstraint("amount > 0", name="positive_amount"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    amount: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    handler_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    description: Mapped[str] = mapped_column(String(1000))
+    requisition_id: Mapped[int | None] = mapped_column(ForeignKey("requisitions.id"), index=True)
+    old_part_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(10), index=True)
+    recorded_at: Mapped[datetime] = mapped_column()
+    decided_at: Mapped[datetime | None] = mapped_column()
+    decided_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reject_reason: Mapped[str | None] = mapped_column(String(1000))
+
+    @property
+    def number(self) -> str:
+        return f"FR-{self.id:06d}"

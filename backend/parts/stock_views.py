@@ -6,7 +6,7 @@ from typing import Any
 from flask import url_for
 
 from backend.accounts.models import Role
-from backend.http.api import ETAG_HEADER, Blueprint, etag_of
+from backend.http.api import ETAG_HEADER, Blueprint, tagged
 from backend.http.context import current_user, db, onsite
 from backend.http.crud import get_or_404, paginate
 from backend.parts import stock
@@ -28,10 +28,6 @@ READERS = (Role.TECHNICIAN, Role.DISPATCHER, Role.SUPERVISOR, Role.WAREHOUSE, Ro
 # A technician sends from and receives into their own van; the service layer checks which van is theirs.
 MOVERS = (Role.WAREHOUSE, Role.TECHNICIAN)
 CREATED = {"headers": {**ETAG_HEADER, "Location": {"schema": {"type": "string"}, "required": True}}}
-
-
-def _tagged(transfer: Transfer) -> tuple[Transfer, dict[str, str]]:
-    return transfer, {"ETag": etag_of(transfer.version)}
 
 
 @locations_blp.route("", methods=["GET"])
@@ -113,8 +109,7 @@ def get_receipt(receipt_id: int) -> Any:
 @stock_blp.doc(summary="Send stock to another location; it shows as in transit until received")
 def create_transfer(data: dict[str, Any]) -> Any:
     transfer = stock.send_transfer(db(), data, actor=current_user(), now=onsite().clock.now())
-    return transfer, {"ETag": etag_of(transfer.version),
-                      "Location": url_for("stock.get_transfer", transfer_id=transfer.id)}
+    return tagged(transfer, Location=url_for("stock.get_transfer", transfer_id=transfer.id))
 
 
 @stock_blp.route("/transfers", methods=["GET"])
@@ -133,7 +128,7 @@ def list_transfers(pagination_parameters: Any, **filters: Any) -> Any:
 @stock_blp.alt_response(404, response="NOT_FOUND")
 @stock_blp.doc(summary="Get a transfer")
 def get_transfer(transfer_id: int) -> Any:
-    return _tagged(get_or_404(db(), Transfer, transfer_id, "transfer"))
+    return tagged(get_or_404(db(), Transfer, transfer_id, "transfer"))
 
 
 @stock_blp.route("/transfers/<id:transfer_id>/receive", methods=["POST"])
@@ -144,7 +139,7 @@ def get_transfer(transfer_id: int) -> Any:
 @stock_blp.alt_response(409, response="CONFLICT")
 @stock_blp.doc(summary="Receive a transfer at its destination")
 def receive_transfer(transfer_id: int) -> Any:
-    return _tagged(stock.receive_transfer(db(), transfer_id, actor=current_user(), now=onsite().clock.now()))
+    return tagged(stock.receive_transfer(db(), transfer_id, actor=current_user(), now=onsite().clock.now()))
 
 
 @stock_blp.route("/transfers/<id:transfer_id>/cancel", methods=["POST"])
@@ -156,7 +151,7 @@ def receive_transfer(transfer_id: int) -> Any:
 @stock_blp.alt_response(409, response="CONFLICT")
 @stock_blp.doc(summary="Cancel a transfer still in transit: the stock goes back to the source")
 def cancel_transfer(data: dict[str, Any], transfer_id: int) -> Any:
-    return _tagged(stock.cancel_transfer(db(), transfer_id, actor=current_user(), reason=data["reason"],
+    return tagged(stock.cancel_transfer(db(), transfer_id, actor=current_user(), reason=data["reason"],
                                          now=onsite().clock.now()))
 
 

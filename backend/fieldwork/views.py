@@ -1,0 +1,112 @@
+"""The technician's app: job actions and offline sync. Thin: the rules are in backend.fieldwork.service."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Callable
+
+from backend.accounts.models import Role
+from backend.dispatch.models import Job
+from backend.dispatch.service import JOB_OFFICE_ROLES, check_job_visible
+from backend.fieldwork import service
+from backend.fieldwork.schemas import (ActionSchema, EscalationSchema, JobActionResultSchema, JobEventSchema,
+                                       ReasonedActionSchema, SyncQuerySchema, SyncSchema)
+from backend.http.api import ETAG_HEADER, Blueprint, tagged
+from backend.http.context import current_user, db, onsite
+from backend.http.crud import get_or_404, paginate
+
+blp = Blueprint("fieldwork", __name__, url_prefix="/api/v1", description="The technician's job flow and sync")
+
+JOB = "/jobs/<id:job_id>"
+
+
+def crew_job(job_id: int) -> Job:
+    """The job, if the caller may see it: office roles see every job, a technician only those they are on."""
+    job = get_or_404(db(), Job, job_id, "job")
+    check_job_visible(db(), job, current_user())
+    return job
+
+
+def _report(data: dict[str, Any]) -> service.Report:
+    position = data.pop("position", None)
+    return service.Report(device_time=data.pop("device_time", None),
+                          position=service.Fix(**position) if position else None,
+                          details={k: v for k, v in data.items() if v is not None})
+
+
+def _result(job: Job, event: Any) -> Any:
+    _, headers = tagged(job)
+    return {"job": job, "event": event}, headers
+
+
+def _action_view(action: str, schema: type[ActionSchema], roles: tuple[str, ...], summary: str) -> None:
+    def view(data: dict[str, Any], job_id: int) -> Any:
+        job = crew_job(job_id)
+        app = onsite()
+        event = service.act(db(), job, action, current_user(), _report(data), now=app.clock.now(),
+                            arrival_skew=timedelta(seconds=app.settings.arrival_clock_skew_seconds))
+        return _result(job, event)
+
+    view.__name__ = f"post_{action.replace('-', '_')}"
+    decorators: list[Callable[[Any], Any]] = [
+        blp.route(f"{JOB}/{action}", methods=["POST"]), blp.access(*roles), blp.write, blp.arguments(schema),
+        blp.response(200, JobActionResultSchema, headers=ETAG_HEADER), blp.alt_response(404, response="NOT_FOUND"),
+        blp.alt_response(409, response="CONFLICT"), blp.doc(summary=summary)]
+    for decorate in reversed(decorators):
+        view = decorate(view)
+
+
+CREW = (Role.TECHNICIAN,)
+for _action, _schema, _roles, _summary in (
+        ("accept", ActionSchema, CREW, "Take the job"),
+        ("decline", ReasonedActionSchema, CREW, "Turn the job down, with a reason: the request goes back to the "
+                                                "board and its dispatchers are told"),
+        ("depart", ActionSchema, CREW, "Leave for the site"),
+        ("arrive", ActionSchema, CREW, "Arrive on site, with the device's position (JOB-2); meets the on-site "
+                                       "deadline if in time"),
+        ("work-done", ActionSchema, CREW, "Report the work done (before the customer signs, REP-2)"),
+        ("cancel", ReasonedActionSchema, (Role.DISPATCHER,), "Cancel the job, with a reason (dispatcher); the "
+                                                             "request goes back to the board")):
+    _action_view(_action, _schema, _roles, _summary)
+
+
+@blp.route(f"{JOB}/escalate", methods=["POST"])
+@blp.access(*CREW)
+@blp.write
+@blp.arguments(EscalationSchema)
+@blp.response(201, JobEventSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(409, response="CONFLICT")
+@blp.doc(summary="Escalate a problem to the station's dispatchers and supervisors at once, with the proposal "
+                 "and the customer's demand (JOB-4, DSP-9)")
+def post_escalate(data: dict[str, Any], job_id: int) -> Any:
+    return service.escalate(db(), crew_job(job_id), current_user(), _report(data), now=onsite().clock.now())
+
+
+@blp.route(f"{JOB}/events", methods=["GET"])
+@blp.access(Role.TECHNICIAN, *JOB_OFFICE_ROLES)
+@blp.response(200, JobEventSchema(many=True))
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.paginate()
+@blp.doc(summary="The job's steps in time order, each with server and device time and position")
+def list_job_events(pagination_parameters: Any, job_id: int) -> Any:
+    crew_job(job_id)
+    return paginate(db(), service.job_events(job_id), pagination_parameters)
+
+
+@blp.route("/me/jobs", methods=["GET"])
+@blp.access(Role.TECHNICIAN)
+@blp.arguments(SyncQuerySchema, location="query")
+@blp.response(200, SyncSchema)
+@blp.doc(summary="Your jobs changed since a cursor, oldest change first: how the app catches up after being "
+                 "offline")
+def sync_my_jobs(query: dict[str, Any]) -> Any:
+    app = onsite()
+    cursor = service.decode_cursor(query["since"]) if "since" in query else None
+    jobs = service.own_jobs_changed_since(db(), current_user(), cursor, query["limit"])
+    has_more = len(jobs) > query["limit"]
+    jobs = jobs[:query["limit"]]
+    return {"jobs": jobs, "has_more": has_more,
+            "next_cursor": service.encode_cursor(service.next_cursor(
+                jobs, has_more, cursor, now=app.clock.now(),
+                overlap=timedelta(seconds=app.settings.sync_overlap_seconds)))}

@@ -1,0 +1,309 @@
+"""KPIs (RULES.md §9) against their targets (DSP-5), by period and by station, technician or month.
+
+Each KPI is one SQL query that aggregates in the database (GROUP BY): one row per group comes back, however many
+jobs there are. Periods are half-open, [start, end).
+
+What counts, where the rules leave it open:
+- service timeliness, per deadline kind: deadlines that fell due in the period (and are past by now), waived ones
+  left out; met ÷ due.
+- satisfaction: reached service-quality callbacks (CB-1) in the period; a customer counts as satisfied when the mean
+  of their four ratings (CB-3) is at least 4. The mean rating is shown beside it.
+- complaint rate attributable to service (001 §3.2.1: 用户抱怨率, 确属服务责任的): jobs done in the period whose
+  callback reopened a complaint that is `non_quality` (INT-3: not a product fault) and that the manager accepted
+  (INT-4: confirmed), ÷ jobs done.
+- major-complaint rate (000: 重大问题客户投诉率): requests reported in the period that came through a regulator
+  (INT-2 channel `regulator`), ÷ requests reported.
+- first-time fix: jobs done in the period with no new request for the same unit within `first_time_fix_days` after
+  the work, ÷ jobs done (provisional while a job's window is still running).
+- callback coverage: jobs done in the period whose service-quality callback reached the customer by its due time
+  (CB-1), ÷ jobs done.
+- old parts outstanding and overdue (PRT-5): as of now, whatever the period.
+- jobs and parts per technician: jobs done in the period, and the part quantities on their signed reports, ÷ the
+  lead technicians who did them (grouped by technician: each one's own figures).
+A job counts for its lead technician (DSP-7) and a request for its nearest station (frozen at intake, DSP-4).
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ColumnElement, Float, Select, String, and_, case, cast, exists, func, literal, null, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import Boolean
+
+from backend.callbacks.models import Callback, CallbackAttempt, CallbackKind, CallbackStatus
+from backend.config import Settings
+from backend.dispatch.models import Deadline, Job, JobTechnician, ServiceRequest
+from backend.dispatch.sla import DeadlineStatus
+from backend.parts.models import ObligationStatus, OldPartObligation
+from backend.reports.models import SIGNED, FieldReport, ReportPartLine
+
+
+class GroupBy(StrEnum):
+    STATION = "station"
+    TECHNICIAN = "technician"
+    MONTH = "month"
+
+
+@dataclass(frozen=True)
+class Target:
+    comparison: str
+    share: float
+
+    def met(self, value: float | None) -> bool | None:
+        return None if value is None else _COMPARE[self.comparison](value, self.share)
+
+    def __str__(self) -> str:
+        return f"{self.comparison} {self.share:.0%}"
+
+
+_COMPARE = {">=": operator.ge, "<": operator.lt, "<=": operator.le}
+# rule DSP-5: the targets, in one place.
+TARGETS = {"service_timeliness": Target(">=", 0.90), "satisfaction": Target(">=", 0.85),
+           "service_complaint_rate": Target("<", 0.03), "major_complaint_rate": Target("<=", 0.01)}
+
+
+@dataclass(frozen=True)
+class Row:
+    kpi: str
+    group: str | None
+    value: float | None
+    numerator: float | None = None
+    denominator: int | None = None
+    detail: str | None = None
+
+    @property
+    def target(self) -> str | None:
+        return str(TARGETS[self.kpi]) if self.kpi in TARGETS else None
+
+    @property
+    def target_met(self) -> bool | None:
+        return TARGETS[self.kpi].met(self.value) if self.kpi in TARGETS else None
+
+
+# --- SQL that differs by dialect ---------------------------------------------------------------------------------
+
+class MonthOf(FunctionElement[str]):
+    """`YYYY-MM` of a UTC timestamp column."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(MonthOf)
+def _month_sqlite(element: MonthOf, compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLite keeps UTC timestamps as ISO text.
+    return f"strftime('%Y-%m', {compiler.process(element.clauses, **kw)})"
+
+
+@compiles(MonthOf, "postgresql")
+def _month_postgresql(element: MonthOf, compiler: SQLCompiler, **kw: Any) -> str:
+    # In UTC whatever the session's time zone.
+    return f"to_char({compiler.process(element.clauses, **kw)} AT TIME ZONE 'UTC', 'YYYY-MM')"
+
+
+class WithinDays(FunctionElement[bool]):
+    """WithinDays(later, earlier, days): timestamp `later` is at most `days` days after timestamp `earlier`."""
+
+    type = Boolean()
+    inherit_cache = True
+
+
+@compiles(WithinDays)
+def _within_sqlite(element: WithinDays, compiler: SQLCompiler, **kw: Any) -> str:
+    later, earlier, days = (compiler.process(c, **kw) for c in element.clauses)
+    return f"julianday({later}) <= julianday({earlier}) + {days}"
+
+
+@compiles(WithinDays, "postgresql")
+def _within_postgresql(element: WithinDays, compiler: SQLCompiler, **kw: Any) -> str:
+    later, earlier, days = (compiler.process(c, **kw) for c in element.clauses)
+    return f"{later} <= {earlier} + make_interval(secs => {days} * 86400)"
+
+
+# --- the queries -------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Query:
+    """What every KPI query is given."""
+
+    session: Session
+    start: datetime
+    end: datetime
+    group_by: GroupBy | None
+    now: datetime
+    settings: Settings
+
+    def group(self, *, station: Any, technician: Any, month_of: Any) -> ColumnElement[Any]:
+        if self.group_by is None:
+            return null().label("grp")
+        column = {GroupBy.STATION: station, GroupBy.TECHNICIAN: technician,
+                  GroupBy.MONTH: MonthOf(month_of)}[self.group_by]
+        return column.label("grp")
+
+    def run(self, stmt: Select[Any]) -> list[Any]:
+        if self.group_by is not None:
+            stmt = stmt.group_by(stmt.selected_columns.grp).order_by(stmt.selected_columns.grp)
+        return list(self.session.execute(stmt))
+
+    def in_period(self, column: Any) -> ColumnElement[bool]:
+        return and_(column >= self.start, column < self.end)
+
+
+# A job counts for its lead technician (DSP-7); a request for its live job's lead (at most one live job each).
+LEAD = aliased(JobTechnician, name="lead")
+LIVE_JOB = aliased(Job, name="live_job")
+
+
+def _of_jobs(q: Query, month_of: Any, *columns: Any, request: bool = False, lead: bool = False) -> Select[Any]:
+    """From jobs, grouped by the request's station, the lead technician, or the month of `month_of`. The request
+    and the lead are joined only when the grouping or the caller's columns need them: over a million jobs every
+    join costs seconds."""
+    grp = q.group(station=ServiceRequest.nearest_station_id, technician=LEAD.technician_id, month_of=month_of)
+    stmt = select(grp, *columns).select_from(Job)
+    if request or q.group_by == GroupBy.STATION:
+        stmt = stmt.join(ServiceRequest, ServiceRequest.id == Job.service_request_id)
+    if lead or q.group_by == GroupBy.TECHNICIAN:
+        stmt = stmt.outerjoin(LEAD, and_(LEAD.job_id == Job.id, LEAD.is_lead))
+    return stmt
+
+
+def _jobs_done(q: Query, *columns: Any, request: bool = False, lead: bool = False) -> Select[Any]:
+    """Jobs whose work was done in the period (and that were not cancelled)."""
+    return (_of_jobs(q, Job.work_done_at, *columns, request=request, lead=lead)
+            .where(q.in_period(Job.work_done_at), Job.status != "cancelled"))
+
+
+def _of_requests(q: Query, month_of: Any, *columns: Any) -> Select[Any]:
+    """From requests; grouped by technician, through their live job's lead (if they have one yet)."""
+    grp = q.group(station=ServiceRequest.nearest_station_id, technician=LEAD.technician_id, month_of=month_of)
+    stmt = select(grp, *columns).select_from(ServiceRequest)
+    if q.group_by == GroupBy.TECHNICIAN:
+        stmt = (stmt.outerjoin(LIVE_JOB, and_(LIVE_JOB.service_request_id == ServiceRequest.id,
+                                              LIVE_JOB.status.not_in(("declined", "cancelled"))))
+                .outerjoin(LEAD, and_(LEAD.job_id == LIVE_JOB.id, LEAD.is_lead)))
+    return stmt
+
+
+def _label(grp: Any) -> str | None:
+    return None if grp is None else str(grp)
+
+
+def _share(kpi: str, rows: list[Any]) -> list[Row]:
+    return [Row(kpi, _label(grp), part / whole if whole else None, part, whole) for grp, part, whole in rows]
+
+
+def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def service_timeliness(q: Query) -> list[Row]:
+    # rule DSP-5: deadlines met ÷ deadlines due, per kind; an open deadline past due is missed (DSP-4).
+    stmt = (_of_requests(q, Deadline.due_at, Deadline.kind, _count_if(Deadline.status == DeadlineStatus.MET),
+                         func.count())
+            .join(Deadline, Deadline.service_request_id == ServiceRequest.id)
+            .where(q.in_period(Deadline.due_at), Deadline.due_at < q.now, Deadline.status != DeadlineStatus.WAIVED)
+            .group_by(Deadline.kind).order_by(Deadline.kind))
+    return [Row("service_timeliness", _label(grp), met / due, met, due, kind) for grp, kind, met, due in q.run(stmt)]
+
+
+def satisfaction(q: Query) -> list[Row]:
+    # rules CB-3, DSP-5: each reached service-quality callback's four ratings, counted when the customer answered.
+    ratings = (CallbackAttempt.attitude + CallbackAttempt.skill + CallbackAttempt.arrival_time
+               + CallbackAttempt.promise_kept)
+    stmt = (_of_jobs(q, CallbackAttempt.attempted_at, _count_if(ratings >= 16), func.count(),
+                     func.avg(cast(ratings, Float) / 4))
+            .join(Callback, and_(Callback.job_id == Job.id, Callback.kind == CallbackKind.SERVICE_QUALITY))
+            .join(CallbackAttempt, and_(CallbackAttempt.callback_id == Callback.id, CallbackAttempt.reached))
+            .where(q.in_period(CallbackAttempt.attempted_at)))
+    rows = []
+    for grp, satisfied, answered, mean in q.run(stmt):
+        rows += [Row("satisfaction", _label(grp), satisfied / answered if answered else None, satisfied, answered),
+                 Row("satisfaction_mean", _label(grp), None if mean is None else round(float(mean), 3), None,
+                     answered)]
+    return rows
+
+
+def service_complaint_rate(q: Query) -> list[Row]:
+    # rule DSP-5 (001 §3.2.1): complaints confirmed as the service's, reopened from the job's callback (CB-3).
+    complaint = aliased(ServiceRequest, name="complaint")
+    complained = (select(Callback.id).join(CallbackAttempt, CallbackAttempt.callback_id == Callback.id)
+                  .join(complaint, complaint.id == CallbackAttempt.complaint_request_id)
+                  .where(Callback.job_id == Job.id, complaint.complaint_class == "non_quality",
+                         complaint.decision == "accepted").exists())
+    return _share("service_complaint_rate", q.run(_jobs_done(q, _count_if(complained), func.count())))
+
+
+def major_complaint_rate(q: Query) -> list[Row]:
+    # rule DSP-5 (000): complaints so serious the customer took them to a regulator, ÷ requests reported.
+    stmt = (_of_requests(q, ServiceRequest.reported_at, _count_if(ServiceRequest.channel == "regulator"),
+                         func.count())
+            .where(q.in_period(ServiceRequest.reported_at)))
+    return _share("major_complaint_rate", q.run(stmt))
+
+
+def first_time_fix(q: Query) -> list[Row]:
+    # RULES.md §9: no revisit of the same unit within first_time_fix_days of the work.
+    later = aliased(ServiceRequest, name="later")
+    revisited = exists().where(later.unit_id == ServiceRequest.unit_id, later.reported_at > Job.work_done_at,
+                               WithinDays(later.reported_at, Job.work_done_at,
+                                          literal(float(q.settings.first_time_fix_days), Float)))
+    return _share("first_time_fix", q.run(_jobs_done(q, _count_if(~revisited), func.count(), request=True)))
+
+
+def callback_coverage(q: Query) -> list[Row]:
+    # rule CB-1: the customer reached by the callback's due time.
+    covered = exists().where(Callback.job_id == Job.id, Callback.kind == CallbackKind.SERVICE_QUALITY,
+                             Callback.status == CallbackStatus.DONE, Callback.completed_at <= Callback.due_at)
+    return _share("callback_coverage", q.run(_jobs_done(q, _count_if(covered), func.count())))
+
+
+def old_parts(q: Query) -> list[Row]:
+    # rule PRT-5: old parts not yet back, and those of them past their due time; as of now.
+    grp = q.group(station=OldPartObligation.station_id, technician=OldPartObligation.technician_id,
+                  month_of=OldPartObligation.due_at)
+    stmt = (select(grp, func.count(), _count_if(OldPartObligation.due_at < q.now))
+            .where(OldPartObligation.status == ObligationStatus.OUTSTANDING))
+    rows = []
+    for grp, outstanding, overdue in q.run(stmt):
+        rows += [Row("old_parts_outstanding", _label(grp), outstanding),
+                 Row("old_parts_overdue", _label(grp), overdue)]
+    return rows
+
+
+def jobs_per_technician(q: Query) -> list[Row]:
+    stmt = _jobs_done(q, func.count(), func.count(func.distinct(LEAD.technician_id)), lead=True)
+    return [Row("jobs_per_technician", _label(grp), jobs / technicians if technicians else None, jobs, technicians)
+            for grp, jobs, technicians in q.run(stmt)]
+
+
+def parts_per_technician(q: Query) -> list[Row]:
+    # The part lines of the report the customer signed (REP-1, REP-3); a superseded version does not count.
+    stmt = (_jobs_done(q, func.coalesce(func.sum(ReportPartLine.quantity), 0),
+                       func.count(func.distinct(LEAD.technician_id)), lead=True)
+            .outerjoin(FieldReport, and_(FieldReport.job_id == Job.id, FieldReport.status == SIGNED))
+            .outerjoin(ReportPartLine, ReportPartLine.report_id == FieldReport.id))
+    return [Row("parts_per_technician", _label(grp), parts / technicians if technicians else None, parts,
+                technicians) for grp, parts, technicians in q.run(stmt)]
+
+
+# In the order they are reported; the benchmark times each.
+KPIS: dict[str, Callable[[Query], list[Row]]] = {
+    "service_timeliness": service_timeliness, "satisfaction": satisfaction,
+    "service_complaint_rate": service_complaint_rate, "major_complaint_rate": major_complaint_rate,
+    "first_time_fix": first_time_fix, "callback_coverage": callback_coverage, "old_parts": old_parts,
+    "jobs_per_technician": jobs_per_technician, "parts_per_technician": parts_per_technician}
+
+
+def compute(session: Session, *, start: datetime, end: datetime, group_by: GroupBy | None, now: datetime,
+            settings: Settings) -> list[Row]:
+    q = Query(session, start, end, group_by, now, settings)
+    return [row for kpi in KPIS.values() for row in kpi(q)]

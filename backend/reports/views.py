@@ -1,0 +1,306 @@
+"""Field service reports over HTTP. Thin: the rules are in backend.reports.service."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from flask import Response, render_template, url_for
+
+from backend.accounts.models import Role
+from backend.dispatch.models import Job
+from backend.dispatch.service import JOB_OFFICE_ROLES
+from backend.fieldwork.service import require_lead
+from backend.fieldwork.views import crew_job
+from backend.http.api import ETAG_HEADER, Blueprint, require_if_match, tagged
+from backend.http.context import current_user, db, onsite
+from backend.http.crud import paginate
+from backend.media.models import Media
+from backend.reports import service
+from backend.reports.models import FieldReport
+from backend.reports.schemas import (PaidServiceApprovalCreateSchema, PaidServiceApprovalSchema, PhotoSchema,
+                                     PhotoUploadSchema, RejectionSchema, ReportContentSchema, ReportSchema,
+                                     ReviewQuerySchema, SignOffSchema, SigningKeySchema, VerdictSchema,
+                                     VersionQuerySchema)
+from backend.reports.signing import ALGORITHM, CANONICALIZATION, canonical_bytes
+
+blp = Blueprint("reports", __name__, url_prefix="/api/v1", template_folder="templates",
+                description="Field service reports: sign-off, seal, review; photos")
+
+JOB = "/jobs/<id:job_id>"
+REPORT = f"{JOB}/report"
+READERS = (Role.TECHNICIAN, *JOB_OFFICE_ROLES)
+REVIEWERS = (Role.SUPERVISOR, Role.MANAGER, Role.ADMIN)
+WITH_ETAG = {"headers": ETAG_HEADER}
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml")
+
+
+def _lead_job(job_id: int) -> Job:
+    job = crew_job(job_id)
+    require_lead(db(), job, current_user())
+    return job
+
+
+@blp.route(REPORT, methods=["GET"])
+@blp.access(*READERS)
+@blp.response(200, ReportSchema, **WITH_ETAG)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.doc(summary="The report's current version (opens when the technician arrives)")
+def get_report(job_id: int) -> Any:
+    return tagged(service.current_report(db(), crew_job(job_id)))
+
+
+@blp.route(REPORT, methods=["PUT"])
+@blp.access(Role.TECHNICIAN)
+@blp.needs_if_match
+@blp.write
+@blp.arguments(ReportContentSchema)
+@blp.response(200, ReportSchema, **WITH_ETAG)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(409, response="CONFLICT")
+@blp.alt_response(412, response="PRECONDITION_FAILED")
+@blp.alt_response(428, response="PRECONDITION_REQUIRED")
+@blp.doc(summary="Write the draft: findings, part lines, compensation (lead technician; If-Match required)")
+def put_report(data: dict[str, Any], job_id: int) -> Any:
+    job = _lead_job(job_id)
+    report = service.current_report(db(), job)
+    require_if_match(report.version)
+    service.update_draft(db(), job, report, data, now=onsite().clock.now())
+    return tagged(report)
+
+
+@blp.route(f"{REPORT}/versions", methods=["GET"])
+@blp.access(*READERS)
+@blp.response(200, ReportSchema(many=True))
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.paginate()
+@blp.doc(summary="Every version of the report, oldest first; signed ones are kept unchanged (REP-3)")
+def list_report_versions(pagination_parameters: Any, job_id: int) -> Any:
+    crew_job(job_id)
+    return paginate(db(), service.report_versions(job_id), pagination_parameters)
+
+
+@blp.route(f"{REPORT}/sign-off", methods=["POST"])
+@blp.access(Role.TECHNICIAN)
+@blp.needs_if_match
+@blp.write
+@blp.arguments(SignOffSchema)
+@blp.response(200, ReportSchema, **WITH_ETAG)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(409, response="CONFLICT")
+@blp.alt_response(412, response="PRECONDITION_FAILED")
+@blp.alt_response(413, response="CONTENT_TOO_LARGE")
+@blp.alt_response(415, response="DEFAULT_ERROR")
+@blp.alt_response(428, response="PRECONDITION_REQUIRED")
+@blp.doc(summary="The customer signs or stamps the version they were shown (If-Match), after the work (REP-2); "
+                 "the report is sealed (REP-3)")
+def post_sign_off(data: dict[str, Any], job_id: int) -> Any:
+    job = _lead_job(job_id)
+    report = service.current_report(db(), job)
+    require_if_match(report.version)
+    app = onsite()
+    signed = service.SignOff(image=data.pop("signature_image"), **data)
+    service.sign_off(db(), job, report, signed, actor_id=current_user().id, now=app.clock.now(), signer=app.signer,
+                     store=app.media, settings=app.settings)
+    return tagged(report)
+
+
+@blp.route(f"{REPORT}/corrections", methods=["POST"])
+@blp.access(Role.TECHNICIAN)
+@blp.write
+@blp.response(201, ReportSchema, **WITH_ETAG)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(409, response="CONFLICT")
+@blp.doc(summary="Start a correction of the signed report: version n+1, a draft the customer signs again (REP-3)")
+def post_correction(job_id: int) -> Any:
+    draft = service.start_correction(db(), _lead_job(job_id), author_id=current_user().id)
+    return tagged(draft)
+
+
+@blp.route(f"{REPORT}/verify", methods=["GET"])
+@blp.access(*READERS)
+@blp.arguments(VersionQuerySchema, location="query")
+@blp.response(200, VerdictSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(409, response="CONFLICT")
+@blp.doc(summary="Recompute the seal of a signed version from what the database holds now: valid or not, and why")
+def verify_report(query: dict[str, Any], job_id: int) -> Any:
+    job = crew_job(job_id)
+    report = _signed_version(job, query.get("version"))
+    app = onsite()
+    verdict = service.verify(job, report, signer=app.signer, store=app.media)
+    return {"job_id": job.id, "version_no": report.version_no, "valid": verdict.valid, "reason": verdict.reason,
+            "digest": report.seal_digest, "signature": report.seal_signature, "key_id": report.seal_key_id,
+            "content": service.sealed_content(job, report)}
+
+
+def _signed_version(job: Job, version_no: int | None) -> FieldReport:
+    if version_no is None:
+        return service.last_signed(db(), job)
+    return service.report_version(db(), job, version_no)
+
+
+@blp.route(f"{REPORT}.html", methods=["GET"])
+@blp.access(*READERS)
+@blp.arguments(VersionQuerySchema, location="query")
+@blp.response(200, content_type="text/html", description="The customer's copy, with the signature and seal")
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.doc(summary="The customer's copy of a version (the current one by default) as a printable HTML page")
+def get_report_copy(query: dict[str, Any], job_id: int) -> Any:
+    job = crew_job(job_id)
+    report = (service.current_report(db(), job) if query.get("version") is None
+              else service.report_version(db(), job, query["version"]))
+    app = onsite()
+    signature_uri = verdict = content_json = None
+    if report.signature_sha256:
+        signature_uri = _data_uri(report.signature_sha256)
+        verdict = service.verify(job, report, signer=app.signer, store=app.media)
+        content_json = canonical_bytes(service.sealed_content(job, report)).decode()
+    page = render_template("report.html", job=job, report=report, signature_uri=signature_uri, verdict=verdict,
+                           content_json=content_json)
+    response = Response(page, mimetype="text/html")
+    # Nothing on the page may load or run anything: the only image is the inline signature.
+    response.headers["Content-Security-Policy"] = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+    return response
+
+
+def _data_uri(sha256: str) -> str | None:
+    """The image inline, so the copy is one self-contained file; None when its file is gone (the verdict says so)."""
+    media = db().get(Media, sha256)
+    try:
+        data = onsite().media.get(sha256)
+    except OSError:
+        return None
+    return f"data:{media.media_type};base64,{base64.b64encode(data).decode()}" if media else None
+
+
+@blp.route(f"{REPORT}/submit", methods=["POST"])
+@blp.access(Role.TECHNICIAN)
+@blp.write
+@blp.response(200, ReportSchema, **WITH_ETAG)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(409, response="CONFLICT")
+@blp.doc(summary="Hand the signed report in for the supervisor's review (REP-5)")
+def post_submit(job_id: int) -> Any:
+    job = _lead_job(job_id)
+    report = service.current_report(db(), job)
+    service.submit(db(), job, report, now=onsite().clock.now())
+    return tagged(report)
+
+
+@blp.route(f"{REPORT}/approve", methods=["POST"])
+@blp.access(Role.SUPERVISOR)
+@blp.needs_if_match
+@blp.write
+@blp.response(200, ReportSchema, **WITH_ETAG)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(409, response="CONFLICT")
+@blp.alt_response(412, response="PRECONDITION_FAILED")
+@blp.alt_response(428, response="PRECONDITION_REQUIRED")
+@blp.doc(summary="Approve the version you read (If-Match): the report is archived, read-only for everyone (REP-5)")
+def post_approve(job_id: int) -> Any:
+    job = crew_job(job_id)
+    report = service.current_report(db(), job)
+    require_if_match(report.version)
+    service.approve(db(), job, report, actor_id=current_user().id, now=onsite().clock.now())
+    return tagged(report)
+
+
+@blp.route(f"{REPORT}/reject", methods=["POST"])
+@blp.access(Role.SUPERVISOR)
+@blp.write
+@blp.arguments(RejectionSchema)
+@blp.response(200, ReportSchema, **WITH_ETAG)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(409, response="CONFLICT")
+@blp.doc(summary="Send the report back to the technician with a reason (REP-5)")
+def post_reject(data: dict[str, Any], job_id: int) -> Any:
+    job = crew_job(job_id)
+    report = service.current_report(db(), job)
+    service.reject(db(), job, report, actor_id=current_user().id, reason=data["reason"], now=onsite().clock.now())
+    return tagged(report)
+
+
+@blp.route("/reports", methods=["GET"])
+@blp.access(*REVIEWERS)
+@blp.arguments(ReviewQuerySchema, location="query")
+@blp.response(200, ReportSchema(many=True))
+@blp.paginate()
+@blp.doc(summary="The supervisor's queue: reports by their job's status (submitted by default), oldest first")
+def list_reports(query: dict[str, Any], pagination_parameters: Any) -> Any:
+    return paginate(db(), service.review_queue(query), pagination_parameters)
+
+
+@blp.route("/signing-key", methods=["GET"])
+@blp.public
+@blp.response(200, SigningKeySchema)
+@blp.doc(summary="The public key that verifies report seals, for checking a report copy offline")
+def get_signing_key() -> Any:
+    signer = onsite().signer
+    return {"algorithm": ALGORITHM, "canonicalization": CANONICALIZATION, "key_id": signer.key_id,
+            "public_key_pem": signer.public_key_pem(), "jwk": signer.public_jwk()}
+
+
+@blp.route(f"{JOB}/paid-service-approval", methods=["POST"])
+@blp.access(Role.SUPERVISOR)
+@blp.write
+@blp.arguments(PaidServiceApprovalCreateSchema)
+@blp.response(201, PaidServiceApprovalSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(409, response="CONFLICT")
+@blp.doc(summary="Approve chargeable work on the job beforehand (REP-6)")
+def post_paid_service_approval(data: dict[str, Any], job_id: int) -> Any:
+    return service.approve_paid_service(db(), crew_job(job_id), actor_id=current_user().id,
+                                        now=onsite().clock.now(), **data)
+
+
+@blp.route(f"{JOB}/paid-service-approval", methods=["GET"])
+@blp.access(*READERS)
+@blp.response(200, PaidServiceApprovalSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.doc(summary="The job's paid service approval, if there is one (REP-6)")
+def get_paid_service_approval(job_id: int) -> Any:
+    return service.paid_service_approval(db(), crew_job(job_id))
+
+
+@blp.route(f"{JOB}/photos", methods=["POST"])
+@blp.access(Role.TECHNICIAN)
+@blp.write
+@blp.arguments(PhotoUploadSchema, location="multipart")
+@blp.response(201, PhotoSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(409, response="CONFLICT")
+@blp.alt_response(415, response="DEFAULT_ERROR")
+@blp.doc(summary="Attach a photo to the job (multipart/form-data; PNG, JPEG or SVG, checked by content)")
+def post_photo(data: dict[str, Any], job_id: int) -> Any:
+    job = crew_job(job_id)
+    app = onsite()
+    photo = service.add_photo(db(), job, data["file"].read(app.settings.max_image_bytes + 1),
+                              caption=data.get("caption"), taken_at=data.get("taken_at"), actor_id=current_user().id,
+                              now=app.clock.now(), store=app.media, max_bytes=app.settings.max_image_bytes)
+    return photo, {"Location": url_for("reports.get_photo_content", job_id=job.id, photo_id=photo.id)}
+
+
+@blp.route(f"{JOB}/photos", methods=["GET"])
+@blp.access(*READERS)
+@blp.response(200, PhotoSchema(many=True))
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.paginate()
+@blp.doc(summary="The job's photos, oldest first")
+def list_photos(pagination_parameters: Any, job_id: int) -> Any:
+    crew_job(job_id)
+    return paginate(db(), service.job_photos(job_id), pagination_parameters)
+
+
+@blp.route(f"{JOB}/photos/<id:photo_id>/content", methods=["GET"])
+@blp.access(*READERS)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.doc(summary="The photo's bytes", responses={"200": {"description": "The image", "content": {
+    media_type: {"schema": {"type": "string", "format": "binary"}} for media_type in IMAGE_TYPES}}})
+def get_photo_content(job_id: int, photo_id: int) -> Any:
+    photo = service.photo_of(db(), crew_job(job_id), photo_id)
+    response = Response(onsite().media.get(photo.media_sha256), mimetype=photo.media.media_type)
+    # An SVG opened directly must not run anything, whatever slipped past the intake check.
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

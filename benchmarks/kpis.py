@@ -1,0 +1,203 @@
+"""KPIs at scale: every KPI over 1,000,000 jobs, ungrouped and by station, technician and month.
+
+    .venv/bin/python benchmarks/kpis.py                       # 1,000,000 jobs, a year of work
+    .venv/bin/python benchmarks/kpis.py --jobs 100000 --db /tmp/kpis.db
+
+Builds a SQLite database file with the real migrations, then bulk-inserts (Core executemany, in chunks) a year of
+synthetic field service: 200 stations, 5,000 technicians, 200,000 units, and for each job its service request and
+SLA deadlines, its lead technician, its service-quality callback and the attempt that reached the customer (some
+reopening complaints), its signed report with part lines, and for some an old part owed back. It then times
+backend.kpis.service's queries, the ones GET /api/v1/kpis runs, one SQL query per KPI, over the whole year.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from backend import migrate  # noqa: E402
+from backend.accounts.models import User  # noqa: E402
+from backend.app import create_app  # noqa: E402
+from backend.callbacks.models import Callback, CallbackAttempt  # noqa: E402
+from backend.clock import ManualClock  # noqa: E402
+from backend.config import Settings  # noqa: E402
+from backend.customers.models import Customer, Unit  # noqa: E402
+from backend.dispatch.models import Deadline, Job, JobTechnician, ServiceRequest, SlaPolicy  # noqa: E402
+from backend.http.context import Onsite  # noqa: E402
+from backend.kpis.service import KPIS, GroupBy, Query  # noqa: E402
+from backend.parts.models import Installation, OldPartObligation, Part  # noqa: E402
+from backend.reports.models import FieldReport, ReportPartLine  # noqa: E402
+from backend.stations.models import Station  # noqa: E402
+from backend.technicians.models import Technician  # noqa: E402
+
+CHUNK = 20_000
+STATIONS, TECHNICIANS, UNITS, PARTS = 200, 5_000, 200_000, 500
+YEAR_START, YEAR_END = datetime(2025, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)
+NOW = datetime(2026, 1, 15, tzinfo=UTC)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", type=int, default=1_000_000)
+    parser.add_argument("--db", type=Path, help="SQLite file to build (default: a temporary one)")
+    parser.add_argument("--seed", type=int, default=20260302)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = args.db or Path(tmp) / "kpis-benchmark.db"
+        path.unlink(missing_ok=True)
+        url = f"sqlite:///{path}"
+        migrate.upgrade(url)
+        settings = Settings(env="testing", database_url=url, instance_path=Path(tmp))
+        app = create_app(settings, clock=ManualClock(NOW))
+        onsite = app.extensions["onsite"]
+        print(f"database: {path}", flush=True)
+
+        started = time.perf_counter()
+        build(onsite, random.Random(args.seed), args.jobs)
+        built = time.perf_counter() - started
+        print(f"built in {built:.0f} s ({path.stat().st_size / 2**30:.1f} GiB)", flush=True)
+
+        print()
+        groupings: list[GroupBy | None] = [None, *GroupBy]
+        print(f"{'KPI, seconds':<24}" + "".join(f"{str(g or 'ungrouped'):>12}" for g in groupings))
+        totals = dict.fromkeys(groupings, 0.0)
+        slowest = ("", 0.0)
+        with onsite.new_session() as session:
+            for name, kpi in KPIS.items():
+                cells = []
+                for group_by in groupings:
+                    began = time.perf_counter()
+                    kpi(Query(session, YEAR_START, YEAR_END, group_by, NOW, settings))
+                    elapsed = time.perf_counter() - began
+                    totals[group_by] += elapsed
+                    slowest = max(slowest, (f"{name} {group_by or 'ungrouped'}", elapsed), key=lambda s: s[1])
+                    cells.append(f"{elapsed:>12.2f}")
+                    session.rollback()
+                print(f"{name:<24}" + "".join(cells), flush=True)
+        print(f"{'all KPIs':<24}" + "".join(f"{totals[g]:>12.2f}" for g in groupings))
+        print(f"SUMMARY {args.jobs:,} jobs over a year, SQLite: all {len(KPIS)} KPI queries in "
+              + ", ".join(f"{totals[g]:.1f} s {g or 'ungrouped'}" for g in groupings)
+              + f"; slowest {slowest[0]} {slowest[1]:.1f} s; data built in {built:.0f} s")
+        onsite.engine.dispose()
+
+
+# --- building the data -------------------------------------------------------------------------------------------
+
+def build(onsite: Onsite, rng: random.Random, jobs: int) -> None:
+    """Master data, then the jobs and everything hanging off them, a chunk per transaction."""
+    stamp = {"version": 1, "created_at": YEAR_START, "updated_at": YEAR_START}
+    with onsite.new_session(writer=True) as session:
+        session.execute(insert(SlaPolicy).values(version=1, radius_km=100, on_site_hours=24, reply_hours=12,
+                                                 written_contact_hours=12, created_at=YEAR_START))
+        session.execute(insert(Station), [
+            {"id": i, "code": f"S{i:03d}", "name": f"Station {i}", "address": f"{i} Service Road",
+             "latitude": rng.uniform(20, 45), "longitude": rng.uniform(100, 125), "active": True,
+             "may_receive_work": True, **stamp} for i in range(1, STATIONS + 1)])
+        session.execute(insert(User), [{"id": i, "username": f"tech{i}", "full_name": f"Technician {i}",
+                                        "password_hash": "-", "active": True, **stamp}
+                                       for i in range(1, TECHNICIANS + 1)])
+        # Technician t works at station (t - 1) // 25 + 1: 25 per station.
+        session.execute(insert(Technician), [{"id": i, "user_id": i, "home_station_id": (i - 1) // 25 + 1,
+                                              "active": True, "on_shift": True, **stamp}
+                                             for i in range(1, TECHNICIANS + 1)])
+        session.execute(insert(Customer).values(id=1, name="Benchmark Transit", phones=[], **stamp))
+        session.execute(insert(Unit), [{"id": i, "customer_id": 1, "model": "C12 coach", "serial_number": f"U{i}",
+                                        **stamp} for i in range(1, UNITS + 1)])
+        session.execute(insert(Part), [{"id": i, "part_number": f"P{i}", "name": f"Part {i}", "unit_price": 10,
+                                        **stamp} for i in range(1, PARTS + 1)])
+        session.commit()
+    with onsite.engine.connect() as conn:
+        sqlite = conn.connection.driver_connection  # outside SQLAlchemy's transaction: for the PRAGMAs
+        sqlite.execute("PRAGMA synchronous=OFF")  # a throw-away file: no need to wait for the disk
+        for start in range(1, jobs + 1, CHUNK):
+            with conn.begin():
+                for model, rows in chunk(rng, range(start, min(start + CHUNK, jobs + 1)), stamp).items():
+                    if rows:  # Core executemany: no ORM, no audit trail, no per-row round trips
+                        conn.execute(model.__table__.insert(), rows)
+            progress("jobs", min(start + CHUNK - 1, jobs), jobs)
+        # Out of the write-ahead log into the database file, as a long-running server's checkpoints would have.
+        sqlite.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        sqlite.execute("ANALYZE")
+
+
+def chunk(rng: random.Random, ids: range, stamp: dict[str, Any]) -> dict[type, list[dict[str, Any]]]:
+    """Job i of request i, with its deadlines, lead, callback, answer, report and parts."""
+    rows: dict[type, list[dict[str, Any]]] = {model: [] for model in (
+        ServiceRequest, Deadline, Job, JobTechnician, Callback, CallbackAttempt, FieldReport, ReportPartLine,
+        Installation, OldPartObligation)}
+    year = (YEAR_END - YEAR_START).total_seconds()
+    for i in ids:
+        reported = YEAR_START + timedelta(seconds=rng.uniform(0, year))
+        station = rng.randrange(STATIONS) + 1
+        technician = (station - 1) * 25 + rng.randrange(25) + 1
+        engine = rng.random() < 0.2
+        # One in fifty callbacks reopens a complaint (here, any request already built stands for it).
+        complaint = rng.randrange(1, i + 1) if rng.random() < 0.02 else None
+        rows[ServiceRequest].append({
+            "id": i, "number": f"SR-B-{i:07d}", "status": "in_progress", "customer_id": 1,
+            "unit_id": rng.randrange(UNITS) + 1, "site_address": "somewhere", "site_latitude": 30.0,
+            "site_longitude": 110.0, "fault_description": "benchmark",
+            "fault_category": "chassis_engine" if engine else "body",
+            "channel": "regulator" if rng.random() < 0.005 else "phone",
+            "complaint_class": rng.choice(("quality", "quality", "quality", "non_quality")), "supplier_needed": False,
+            "reported_at": reported, "policy_version": 1, "tier": "on_site", "distance_km": rng.uniform(1, 100),
+            "nearest_station_id": station, "decision": rng.choice(("accepted", "accepted", "rejected")),
+            "follow_up_since": None, **stamp})
+        for kind, hours in (("on_site", 24), *((("written_contact", 12),) if engine else ())):
+            rows[Deadline].append({"service_request_id": i, "kind": kind, "due_at": reported + timedelta(hours=hours),
+                                   "status": rng.choices(("met", "missed", "waived"), (91, 8, 1))[0],
+                                   "created_at": reported})
+        done = reported + timedelta(hours=rng.uniform(2, 30))
+        cancelled = rng.random() < 0.01
+        rows[Job].append({"id": i, "service_request_id": i, "status": "cancelled" if cancelled else "approved",
+                          "assigned_at": reported + timedelta(hours=1), "work_done_at": done, **stamp})
+        rows[JobTechnician].append({"job_id": i, "technician_id": technician, "is_lead": True})
+        if cancelled:
+            continue
+        status = rng.choices(("done", "unreached", "open"), (90, 5, 5))[0]
+        answered = done + timedelta(days=rng.uniform(0.1, 5)) if status != "open" else None
+        rows[Callback].append({"id": i, "dedupe_key": f"service_quality:job:{i}", "kind": "service_quality",
+                               "sequence": 1, "service_request_id": i, "job_id": i, "status": status,
+                               "due_at": done + timedelta(days=3), "next_attempt_at": done,
+                               "attempts_made": 0 if answered is None else 1, "completed_at": answered, **stamp})
+        if status == "done":
+            rows[CallbackAttempt].append({
+                "callback_id": i, "number": 1, "attempted_at": answered, "reached": True, "method": "phone",
+                **{name: rng.choices((2, 3, 4, 5), (3, 10, 45, 42))[0]
+                   for name in ("attitude", "skill", "arrival_time", "promise_kept")},
+                "complaint_request_id": complaint})
+        rows[FieldReport].append({"id": i, "job_id": i, "version_no": 1, "status": "signed", **stamp})
+        if rng.random() < 0.4:
+            part = rng.randrange(PARTS) + 1
+            rows[ReportPartLine].append({"id": i, "report_id": i, "line_no": 1, "part_id": part,
+                                         "part_number": f"P{part}", "part_name": f"Part {part}",
+                                         "quantity": rng.randint(1, 3), "reason": "worn",
+                                         "covered_by_warranty": True})
+            if rng.random() < 0.25:
+                rows[Installation].append({"id": i, "job_id": i, "report_id": i, "technician_id": technician,
+                                           "part_id": part, "quantity": 1, "covered_by_warranty": True,
+                                           "installed_at": done})
+                rows[OldPartObligation].append({
+                    "installation_id": i, "job_id": i, "technician_id": technician, "station_id": station,
+                    "part_id": part, "quantity": 1, "due_at": done + timedelta(days=7),
+                    "status": rng.choices(("outstanding", "received", "excused"), (5, 90, 5))[0], **stamp})
+    return rows
+
+
+def progress(what: str, done: int, total: int) -> None:
+    print(f"\r  {what}: {done:,}/{total:,}", end="\n" if done == total else "", flush=True)
+
+
+if __name__ == "__main__":
+    main()
