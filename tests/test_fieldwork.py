@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import timedelta
 from itertools import product
 
@@ -157,6 +159,15 @@ def test_cancel_is_a_dispatchers_with_a_reason(field: Field) -> None:
     assert request["status"] == "registered"
 
 
+def test_a_job_the_customer_has_signed_cannot_be_cancelled(field: Field) -> None:
+    """Once signed, the parts are installed and the report is the customer's: it is approved or rejected."""
+    field.to("signed")
+    response = field.act("cancel", api=field.desk.dispatcher, reason="Duplicate")
+    assert (response.status_code, response.get_json()["current_status"]) == (409, "signed")
+    request = field.desk.agent.get(f"/api/v1/service-requests/{field.request['id']}").get_json()
+    assert request["status"] == "in_progress"
+
+
 def test_job4_escalation_reaches_dispatchers_and_supervisors_at_once_without_moving_the_job(field: Field) -> None:
     assert field.act("escalate", problem="Frame cracked").status_code == 409  # not taken yet
     field.to("on_site")
@@ -229,7 +240,9 @@ def test_sync_pages_through_many_changes_and_shows_only_my_jobs(field: Field) ->
         if not body["has_more"]:
             break
     assert sorted(set(seen)) == sorted(mine)
-    assert field.lead.get("/api/v1/me/jobs", query_string={"since": "garbage"}).status_code == 422
+    for bad in ("garbage", base64.urlsafe_b64encode(json.dumps([START.isoformat(), 2**70]).encode()).decode()):
+        response = field.lead.get("/api/v1/me/jobs", query_string={"since": bad})
+        assert (response.status_code, response.get_json()["errors"][0]["field"]) == (422, "since")
 
 
 def test_sync_catches_a_change_stamped_before_the_cursor_but_committed_after(field: Field,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from tests import factories
 from tests.conftest import Api
 from tests.test_dispatch_support import ZHENGZHOU, Desk, desk, etag, quick_passwords, settings  # noqa: F401
-from tests.test_fieldwork_support import Field, complete_report, supervisor  # noqa: F401
+from tests.test_fieldwork_support import Field, complete_report, field, supervisor  # noqa: F401
 
 
 def open_conditions(field: Field, requisition_id: int) -> list[str]:
@@ -69,3 +69,24 @@ def van_on_hand(api: Api, technician_id: int, part_id: int) -> int:
     [van] = api.get("/api/v1/stock-locations", query_string={"technician": technician_id}).get_json()
     rows = api.get("/api/v1/stock", query_string={"location": van["id"], "part": part_id}).get_json()
     return sum(row["on_hand"] for row in rows)
+
+
+
+def test_prt5_correcting_only_the_old_serial_keeps_the_old_part_already_handed_in(field: Field) -> None:
+    """The supervisor rejects a report for a mistyped old serial after the old part came back: the correction
+    changes the serial of the part owed; it does not owe the same part a second time."""
+    field.to("submitted")
+    warehouse = field.desk.login(field.desk.make_user("warehouse"))
+    [owed] = warehouse.get("/api/v1/old-parts").get_json()
+    assert warehouse.post(f"/api/v1/old-parts/{owed['id']}/receive", json={"condition": "ok"}).status_code == 200
+    field.supervisor.post(f"{field.url}/report/reject", json={"reason": "The old serial is OLD-2"})
+    assert field.lead.post(f"{field.url}/report/corrections").status_code == 201
+    corrected = complete_report(field.part["id"])
+    corrected["part_lines"][0]["old_serial"] = "OLD-2"
+    assert field.write_report(**corrected).status_code == 200
+    assert field.sign().status_code == 200
+    assert [(o["status"], o["serial"]) for o in warehouse.get("/api/v1/old-parts").get_json()] == [
+        ("received", "OLD-2")]
+    field.lead.post(f"{field.url}/report/submit")
+    field.supervisor.post(f"{field.url}/report/approve", headers=etag(field.report(field.supervisor)))
+    assert len(warehouse.get("/api/v1/write-offs").get_json()) == 1

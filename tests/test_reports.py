@@ -356,3 +356,29 @@ def test_a_photo_upload_replayed_byte_for_byte_is_stored_once(field: Field) -> N
                                    content_type=f"multipart/form-data; boundary={boundary}")
         assert response.status_code == 201, response.get_json()
     assert len(field.lead.get(f"{field.url}/photos").get_json()) == 1
+
+
+def test_a_supervisor_on_the_crew_does_not_approve_their_own_report(desk: Desk, supervisor: Api) -> None:
+    """Four eyes: one person may hold both roles (RULES.md §0), but not review their own work."""
+    request = desk.register(km=30)
+    both = desk.technician(position=ZHENGZHOU)
+    desk.admin.patch(f"/api/v1/users/{both['user'].id}", json={"roles": ["technician", "supervisor"]},
+                     headers=etag(desk.admin.get(f"/api/v1/users/{both['user'].id}")))
+    job = desk.dispatch(request["id"], technician_ids=[both["id"]]).get_json()
+    part = factories.part(desk.admin)
+    stock_van(desk, both["id"], part["id"])
+    field = Field(desk=desk, supervisor=supervisor, request=request, job=job, lead=desk.as_technician(both),
+                  lead_technician=both, part=part)
+    field.to("submitted")
+    assert field.lead.post(f"{field.url}/report/approve", headers=etag(field.report())).status_code == 403
+    assert field.lead.post(f"{field.url}/paid-service-approval", json={"scope": "x"}).status_code == 403
+    assert supervisor.post(f"{field.url}/report/approve", headers=etag(field.report())).status_code == 200
+
+
+def test_a_photo_whose_file_is_gone_is_a_404_not_a_crash(field: Field, settings) -> None:
+    field.to("on_site")
+    response = field.lead.post(f"{field.url}/photos", data={"file": (io.BytesIO(png(colour="green")), "a.png")},
+                               content_type="multipart/form-data")
+    sha = response.get_json()["media_sha256"]
+    (settings.instance_path / "media" / sha[:2] / sha[2:4] / sha).unlink()
+    assert field.lead.get(response.headers["Location"]).status_code == 404

@@ -2,7 +2,9 @@
 
 assigned → accepted → en_route → on_site → work_done → signed → submitted → approved (archived);
 submitted → rejected goes back to work_done for a correction; signed → work_done when a correction starts;
-assigned → declined (the request goes back to the board); any open state → cancelled (dispatcher, with reason).
+assigned → declined (the request goes back to the board); any state before the customer's signature → cancelled
+(dispatcher, with reason). Once signed, the parts are installed and the report is the customer's: it is approved or
+rejected, not cancelled.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class JobStatus(StrEnum):
 S = JobStatus
 FINAL = frozenset({S.APPROVED, S.DECLINED, S.CANCELLED})
 OPEN = frozenset(S) - FINAL
+CANCELLABLE = OPEN - {S.SIGNED, S.SUBMITTED}
 
 # action -> (states it may start from, state it leads to)
 TRANSITIONS: dict[str, tuple[frozenset[JobStatus], JobStatus]] = {
@@ -43,7 +46,7 @@ TRANSITIONS: dict[str, tuple[frozenset[JobStatus], JobStatus]] = {
     "submit": (frozenset({S.SIGNED}), S.SUBMITTED),
     "approve": (frozenset({S.SUBMITTED}), S.APPROVED),
     "reject": (frozenset({S.SUBMITTED}), S.WORK_DONE),
-    "cancel": (OPEN, S.CANCELLED),
+    "cancel": (CANCELLABLE, S.CANCELLED),
 }
 
 

@@ -20,6 +20,7 @@ from backend.dispatch.sla import DeadlineKind, DeadlineStatus
 from backend.errors import DomainError, Forbidden
 from backend.fieldwork.lifecycle import JobStatus, arrival_time, next_status
 from backend.fieldwork.models import JobEvent
+from backend.http.fields import MAX_ID
 from backend.notifications.models import NotificationKind
 from backend.notifications.service import Notice, notify
 from backend.reports.service import start_report
@@ -159,7 +160,8 @@ def decode_cursor(text: str) -> SyncCursor:
     try:
         moment, job_id = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
         updated_at = datetime.fromisoformat(moment)
-        if updated_at.tzinfo is None or not isinstance(job_id, int) or isinstance(job_id, bool):
+        if updated_at.tzinfo is None or not isinstance(job_id, int) or isinstance(job_id, bool) \
+                or not 0 <= job_id <= MAX_ID:
             raise ValueError(moment)
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as exc:
         raise DomainError("since", "not a cursor this server handed out; sync again without one",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.media.models import Media
@@ -20,8 +21,12 @@ def store_image(session: Session, store: MediaStore, data: bytes, field: str, *,
     sha256 = store.put(data)
     media = session.get(Media, sha256)
     if media is None:
-        media = Media(sha256=sha256, media_type=info.media_type, size=len(data), width=info.width,
-                      height=info.height, created_at=now)
-        session.add(media)
-        session.flush()
+        try:
+            with session.begin_nested():
+                media = Media(sha256=sha256, media_type=info.media_type, size=len(data), width=info.width,
+                              height=info.height, created_at=now)
+                session.add(media)
+        except IntegrityError:
+            # The same image (a company stamp, say) came in on another request at the same moment.
+            media = session.get(Media, sha256)
     return media

@@ -31,6 +31,11 @@ def _key_of(item: ReportPartLine | Installation) -> _Key:
     return item.part_id, item.quantity, item.new_serial, item.old_serial, item.covered_by_warranty
 
 
+def _fitted(item: ReportPartLine | Installation) -> tuple[int, int, str | None]:
+    """What went into the unit, without what the line says of the old part."""
+    return item.part_id, item.quantity, item.new_serial
+
+
 def _document(report: FieldReport) -> DocumentRef:
     return DocumentRef("field_report", f"JOB-{report.job_id}-v{report.version_no}")
 
@@ -48,14 +53,24 @@ def report_signed(session: Session, report: FieldReport, *, actor_id: int, now: 
     van = van_of(session, job.lead_technician_id)
     movement = Movement(Reason.RETURN, _document(report), actor_id, now)
     unmatched = list(current_installations(session, job.id))
-    new_lines = []
+    changed = []
     for index, line in enumerate(report.part_lines):
         same = next((i for i in unmatched if _key_of(i) == _key_of(line)), None)
         if same is None:
-            new_lines.append((index, line))
+            changed.append((index, line))
         else:
             unmatched.remove(same)
             same.report_id = report.id
+    new_lines = []
+    for index, line in changed:
+        # The same part fitted, only its old-part details corrected: the installation stays, and an old part
+        # already handed in stays handed in.
+        fitted = next((i for i in unmatched if _fitted(i) == _fitted(line)), None)
+        if fitted is None:
+            new_lines.append((index, line))
+        else:
+            unmatched.remove(fitted)
+            _amend(session, job, report, fitted, line, settings)
     # Lines the correction dropped first: their parts are back in the van before the new lines take from it.
     for installation in unmatched:
         _undo(session, installation, movement)
@@ -99,14 +114,34 @@ def _install(session: Session, job: Job, report: FieldReport, index: int, line: 
                                 installed_at=now)
     session.add(installation)
     if line.covered_by_warranty:
-        # rule PRT-5: the replaced old part is owed back, by default 7 days after the work was done.
-        done = job.work_done_at or now
-        session.add(OldPartObligation(
-            installation=installation, job_id=job.id, technician_id=job.lead_technician_id,
-            station_id=job.service_request.nearest_station_id, part_id=part.id, serial=line.old_serial,
-            quantity=line.quantity, due_at=done + timedelta(days=settings.old_part_due_days),
-            status=ObligationStatus.OUTSTANDING.value))
+        _owe(session, job, installation, settings, now)
     session.flush()
+
+
+def _owe(session: Session, job: Job, installation: Installation, settings: Settings, now: datetime) -> None:
+    """rule PRT-5: the replaced old part is owed back, by default 7 days after the work was done."""
+    done = job.work_done_at or now
+    session.add(OldPartObligation(
+        installation=installation, job_id=job.id, technician_id=job.lead_technician_id,
+        station_id=job.service_request.nearest_station_id, part_id=installation.part.id,
+        serial=installation.old_serial, quantity=installation.quantity,
+        due_at=done + timedelta(days=settings.old_part_due_days), status=ObligationStatus.OUTSTANDING.value))
+
+
+def _amend(session: Session, job: Job, report: FieldReport, installation: Installation, line: ReportPartLine,
+           settings: Settings) -> None:
+    installation.report_id = report.id
+    installation.old_serial, installation.covered_by_warranty = line.old_serial, line.covered_by_warranty
+    obligation = installation.obligation
+    if obligation is None:
+        if line.covered_by_warranty:
+            _owe(session, job, installation, settings, installation.installed_at)
+        return
+    obligation.serial = line.old_serial
+    if line.covered_by_warranty and obligation.status == ObligationStatus.CANCELLED:
+        obligation.status = ObligationStatus.OUTSTANDING.value
+    elif not line.covered_by_warranty and obligation.status == ObligationStatus.OUTSTANDING:
+        obligation.status = ObligationStatus.CANCELLED.value
 
 
 def _requisition_line_for(session: Session, job_id: int, part: Part, quantity: int) -> int | None:

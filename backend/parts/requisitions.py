@@ -78,6 +78,12 @@ def get_visible(session: Session, requisition_id: int, user: User) -> Requisitio
     return requisition
 
 
+def _check_not_own(session: Session, requisition: Requisition, actor: User) -> None:
+    """Four eyes (PRT-3): a supervisor who is also a technician does not decide their own requisition."""
+    if technician_id_of(session, actor) == requisition.technician_id:
+        raise Forbidden("this is your own requisition; another supervisor must decide")
+
+
 def _locked(session: Session, requisition_id: int) -> Requisition:
     # The row lock makes a concurrent decision or issue wait and then see the settled status.
     requisition = session.scalar(select(Requisition).where(Requisition.id == requisition_id).with_for_update()
@@ -96,6 +102,7 @@ def _require_status(requisition: Requisition, status: RequisitionStatus, action:
 def approve(session: Session, requisition_id: int, *, actor: User, now: datetime) -> Requisition:
     requisition = _locked(session, requisition_id)
     _require_status(requisition, RequisitionStatus.PENDING, "approved")
+    _check_not_own(session, requisition, actor)
     requisition.status = RequisitionStatus.APPROVED.value
     requisition.decided_at, requisition.decided_by_user_id = now, actor.id
     session.flush()
@@ -105,6 +112,7 @@ def approve(session: Session, requisition_id: int, *, actor: User, now: datetime
 def reject(session: Session, requisition_id: int, *, actor: User, reason: str, now: datetime) -> Requisition:
     requisition = _locked(session, requisition_id)
     _require_status(requisition, RequisitionStatus.PENDING, "rejected")
+    _check_not_own(session, requisition, actor)
     requisition.status = RequisitionStatus.REJECTED.value
     requisition.decided_at, requisition.decided_by_user_id, requisition.reject_reason = now, actor.id, reason
     session.flush()

@@ -17,7 +17,7 @@ from backend.accounts.models import Role
 from backend.config import Settings
 from backend.dispatch.models import Job
 from backend.dispatch.service import RequestStatus
-from backend.errors import Conflict, DomainError, NotFound
+from backend.errors import Conflict, DomainError, Forbidden, NotFound
 from backend.fieldwork.lifecycle import JobStatus, next_status
 from backend.media.service import store_image
 from backend.media.store import MediaStore
@@ -173,6 +173,7 @@ def check_paid_service(session: Session, job: Job, report: FieldReport) -> None:
 
 def approve_paid_service(session: Session, job: Job, *, actor_id: int, scope: str, estimated_amount: Decimal | None,
                          now: datetime) -> PaidServiceApproval:
+    check_not_own_job(job, actor_id)
     if job.status in (JobStatus.APPROVED, JobStatus.DECLINED, JobStatus.CANCELLED):
         raise Conflict(f"the job is {job.status}", current_status=job.status)
     if session.scalar(select(PaidServiceApproval.id).where(PaidServiceApproval.job_id == job.id)) is not None:
@@ -212,9 +213,10 @@ def sign_off(session: Session, job: Job, report: FieldReport, signed: SignOff, *
     if (signed.latitude is None) != (signed.longitude is None):
         raise DomainError("longitude" if signed.longitude is None else "latitude",
                           "send the sign-off position's latitude and longitude together")
-    job.status = next_status(job.status, "sign-off")
     if report.status != DRAFT:
-        raise Conflict(f"version {report.version_no} is already signed", current_status=job.status)
+        raise Conflict(f"version {report.version_no} is already signed; start a correction for a new version",
+                       current_status=job.status)
+    job.status = next_status(job.status, "sign-off")
     _check_complete(session, report)
     check_coverage(session, job, report)
     check_paid_service(session, job, report)
@@ -324,6 +326,7 @@ def submit(session: Session, job: Job, report: FieldReport, *, now: datetime) ->
 
 def approve(session: Session, job: Job, report: FieldReport, *, actor_id: int, now: datetime) -> None:
     """REP-5: approved reports are archived, read-only for everyone."""
+    check_not_own_job(job, actor_id)
     job.status = next_status(job.status, "approve")
     job.service_request.status = RequestStatus.RESOLVED
     _reviewed(report, actor_id, "approved", None, now)
@@ -333,6 +336,7 @@ def approve(session: Session, job: Job, report: FieldReport, *, actor_id: int, n
 
 def reject(session: Session, job: Job, report: FieldReport, *, actor_id: int, reason: str, now: datetime) -> None:
     """REP-5: back to the technician, with the reason; they correct the report and the customer signs again."""
+    check_not_own_job(job, actor_id)
     job.status = next_status(job.status, "reject")
     _reviewed(report, actor_id, "rejected", reason, now)
     lead = session.scalar(select(Technician.user_id).where(Technician.id == job.lead_technician_id))
@@ -340,6 +344,12 @@ def reject(session: Session, job: Job, report: FieldReport, *, actor_id: int, re
         notify(session, [Notice(kind=NotificationKind.REPORT_REJECTED, user_id=lead,
                                 dedupe_key=f"report:{report.id}:rejected:{now.isoformat()}",
                                 payload=_about(job, report, reason=reason))], now)
+
+
+def check_not_own_job(job: Job, actor_id: int) -> None:
+    """Four eyes: someone holding both the technician and the supervisor role does not review their own work."""
+    if any(member.technician.user_id == actor_id for member in job.crew):
+        raise Forbidden("you are on this job's crew; another supervisor must decide")
 
 
 def _reviewed(report: FieldReport, actor_id: int, outcome: str, reason: str | None, now: datetime) -> None:

@@ -66,13 +66,18 @@ class ReportSigner:
         pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
         key_path.parent.mkdir(parents=True, exist_ok=True)
-        # O_EXCL: when two processes start together, one writes the key and the other reads it.
-        try:
-            fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return cls(_parse_private_key(key_path.read_bytes()))
+        # Written aside, then linked into place: link fails if the file exists, so when two processes start
+        # together one key wins, and the other never reads a half-written file.
+        draft = key_path.with_name(f".{key_path.name}.{os.getpid()}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(pem)
+        try:
+            os.link(draft, key_path)
+        except FileExistsError:
+            return cls(_parse_private_key(key_path.read_bytes()))
+        finally:
+            draft.unlink()
         return cls(key)
 
     def seal(self, content: dict[str, Any]) -> Seal:

@@ -10,6 +10,7 @@ from flask import Response, render_template, url_for
 from backend.accounts.models import Role
 from backend.dispatch.models import Job
 from backend.dispatch.service import JOB_OFFICE_ROLES
+from backend.errors import NotFound
 from backend.fieldwork.service import require_lead
 from backend.fieldwork.views import crew_job
 from backend.http.api import ETAG_HEADER, Blueprint, require_if_match, tagged
@@ -299,7 +300,11 @@ def list_photos(pagination_parameters: Any, job_id: int) -> Any:
     media_type: {"schema": {"type": "string", "format": "binary"}} for media_type in IMAGE_TYPES}}})
 def get_photo_content(job_id: int, photo_id: int) -> Any:
     photo = service.photo_of(db(), crew_job(job_id), photo_id)
-    response = Response(onsite().media.get(photo.media_sha256), mimetype=photo.media.media_type)
+    try:
+        data = onsite().media.get(photo.media_sha256)
+    except OSError:
+        raise NotFound("file of photo", photo_id) from None
+    response = Response(data, mimetype=photo.media.media_type)
     # An SVG opened directly must not run anything, whatever slipped past the intake check.
     response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
     response.headers["X-Content-Type-Options"] = "nosniff"
