@@ -7,7 +7,7 @@ from __future__ import annotations
 from tests import factories
 from tests.conftest import Api
 from tests.test_dispatch_support import ZHENGZHOU, Desk, desk, etag, quick_passwords, settings  # noqa: F401
-from tests.test_fieldwork_support import Field, complete_report, field, supervisor  # noqa: F401
+from tests.test_fieldwork_support import Field, complete_report, field, stock_van, supervisor  # noqa: F401
 
 
 def open_conditions(field: Field, requisition_id: int) -> list[str]:
@@ -90,3 +90,24 @@ def test_prt5_correcting_only_the_old_serial_keeps_the_old_part_already_handed_i
     field.lead.post(f"{field.url}/report/submit")
     field.supervisor.post(f"{field.url}/report/approve", headers=etag(field.report(field.supervisor)))
     assert len(warehouse.get("/api/v1/write-offs").get_json()) == 1
+
+
+def test_prt4_a_part_on_a_crew_mates_van_is_fitted_at_the_leads_sign_off(desk: Desk, supervisor: Api) -> None:
+    """The mate raised the requisition and carries the part; the lead gets the signature: it comes off the mate's van,
+    and an unused mate's van part can still go back."""
+    request = desk.register(km=30)
+    lead, mate = desk.technician(position=ZHENGZHOU), desk.technician(position=ZHENGZHOU)
+    job = desk.dispatch(request["id"], technician_ids=[lead["id"], mate["id"]], lead_id=lead["id"]).get_json()
+    part = factories.part(desk.admin)
+    stock_van(desk, mate["id"], part["id"], quantity=1)
+    field = Field(desk=desk, supervisor=supervisor, request=request, job=job, lead=desk.as_technician(lead),
+                  lead_technician=lead, part=part)
+    field.to("signed")
+    warehouse = desk.login(desk.make_user("warehouse"))
+    assert van_on_hand(warehouse, mate["id"], part["id"]) == 0
+    assert van_on_hand(warehouse, lead["id"], part["id"]) == 0
+    # A correction that drops the line puts the part back where it came from.
+    assert field.lead.post(f"{field.url}/report/corrections").status_code == 201
+    assert field.write_report(part_lines=[]).status_code == 200
+    assert field.sign().status_code == 200
+    assert van_on_hand(warehouse, mate["id"], part["id"]) == 1

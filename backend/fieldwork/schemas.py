@@ -18,7 +18,8 @@ class ActionSchema(ma.Schema):
                        "from its offline queue)"})
     # Optional but not nullable (no load_default=None): OpenAPI 3.0 can only say "or null" for a nested object
     # with an anyOf that would also let `{}` through.
-    position = ma.fields.Nested(PositionSchema, metadata={"description": "Where the device was; required for arrive (JOB-2)"})
+    position = ma.fields.Nested(PositionSchema,
+                                metadata={"description": "Where the device was; required for arrive (JOB-2)"})
 
 
 class ReasonedActionSchema(ActionSchema):

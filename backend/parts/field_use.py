@@ -50,7 +50,9 @@ def report_signed(session: Session, report: FieldReport, *, actor_id: int, now: 
     """Called in the sign-off transaction, after `report` (a new version, status signed) is sealed."""
     job = session.get(Job, report.job_id)
     assert job is not None and job.lead_technician_id is not None  # a report exists only for a crewed job
-    van = van_of(session, job.lead_technician_id)
+    # The lead's van first, then the crew mates' (job.crew lists the lead first): a part the warehouse issued to a
+    # mate's requisition is fitted on the same job.
+    vans = [van_of(session, member.technician_id) for member in job.crew]
     movement = Movement(Reason.RETURN, _document(report), actor_id, now)
     unmatched = list(current_installations(session, job.id))
     changed = []
@@ -75,7 +77,7 @@ def report_signed(session: Session, report: FieldReport, *, actor_id: int, now: 
     for installation in unmatched:
         _undo(session, installation, movement)
     for index, line in new_lines:
-        _install(session, job, report, index, line, van, actor_id=actor_id, now=now, settings=settings)
+        _install(session, job, report, index, line, vans, actor_id=actor_id, now=now, settings=settings)
     session.flush()
 
 
@@ -94,20 +96,15 @@ def _undo(session: Session, installation: Installation, movement: Movement) -> N
 
 
 def _install(session: Session, job: Job, report: FieldReport, index: int, line: ReportPartLine,
-             van: StockLocation, *, actor_id: int, now: datetime, settings: Settings) -> None:
+             vans: list[StockLocation], *, actor_id: int, now: datetime, settings: Settings) -> None:
     at = f"part_lines.{index}"
     part = session.get(Part, line.part_id)
     assert part is not None  # the report line's foreign key
     if part.serial_tracked and (line.new_serial is None or line.quantity != 1):
         raise DomainError(f"{at}.new_serial", f"{part.part_number} is serial-tracked: one unit per line, with the "
                                               f"serial of the new part")
-    try:
-        consume_from_van(session, part=part, quantity=line.quantity, van=van, document=_document(report),
-                         actor_id=actor_id, now=now, serials=[line.new_serial] if part.serial_tracked else [])
-    except Conflict as short:
-        # The shortage names the report line, so the technician knows which one the van cannot cover.
-        raise DomainError(at, f"line {index + 1}: {short.detail}", status=409) from short
-    installation = Installation(job_id=job.id, report_id=report.id, technician_id=job.lead_technician_id,
+    source = _take_from_crew(session, part, line, vans, report, at=at, line_no=index + 1, actor_id=actor_id, now=now)
+    installation = Installation(job_id=job.id, report_id=report.id, technician_id=source.technician_id,
                                 part=part, quantity=line.quantity, new_serial=line.new_serial,
                                 old_serial=line.old_serial, covered_by_warranty=line.covered_by_warranty,
                                 requisition_line_id=_requisition_line_for(session, job.id, part, line.quantity),
@@ -116,6 +113,23 @@ def _install(session: Session, job: Job, report: FieldReport, index: int, line: 
     if line.covered_by_warranty:
         _owe(session, job, installation, settings, now)
     session.flush()
+
+
+def _take_from_crew(session: Session, part: Part, line: ReportPartLine, vans: list[StockLocation],
+                    report: FieldReport, *, at: str, line_no: int, actor_id: int, now: datetime) -> StockLocation:
+    """The first of the crew's vans that holds the line's part (and its serial); each try in a savepoint, so a
+    van that falls short leaves nothing behind."""
+    shortages = []
+    for van in vans:
+        try:
+            with session.begin_nested():
+                consume_from_van(session, part=part, quantity=line.quantity, van=van, document=_document(report),
+                                 actor_id=actor_id, now=now, serials=[line.new_serial] if part.serial_tracked else [])
+            return van
+        except Conflict as short:
+            shortages.append(short.detail)
+    # The shortage names the report line, so the technician knows which one the crew cannot cover.
+    raise DomainError(at, f"line {line_no}: {'; '.join(shortages)}", status=409)
 
 
 def _owe(session: Session, job: Job, installation: Installation, settings: Settings, now: datetime) -> None:
