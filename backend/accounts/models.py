@@ -48,6 +48,11 @@ class User(Audited, Versioned, Base):
         primaryjoin="User.id == Technician.user_id", viewonly=True, uselist=False)
 
     @property
+    def technician_id(self) -> int | None:
+        """The technician record of this account, if it is one: what "their own" jobs and parts are keyed by."""
+        return self.technician.id if self.technician is not None else None
+
+    @property
     def roles(self) -> list[str]:
         return [r.role for r in self.role_rows]
 

@@ -60,6 +60,5 @@ class UserFilterSchema(ma.Schema):
 
 
 class MeSchema(UserSchema):
-    technician_id = ma.fields.Function(lambda user: user.technician.id if user.technician else None,
-                                       dump_only=True, allow_none=True,
-                                       metadata={"type": "integer", "description": "Set when the user is a technician"})
+    technician_id = ma.fields.Integer(dump_only=True, allow_none=True,
+                                      metadata={"description": "Set when the user is a technician"})

@@ -25,7 +25,6 @@ from backend.dispatch.policy import current_policy
 from backend.dispatch.sla import DeadlineKind, DeadlineStatus, assess, effective_status, settled_status
 from backend.errors import Conflict, DomainError, Forbidden, NotFound
 from backend.stations.models import Station
-from backend.technicians.models import Technician
 
 
 class RequestStatus(StrEnum):
@@ -334,14 +333,10 @@ def _nobody_eligible(service_request: ServiceRequest) -> str:
 
 # --- who sees which job ------------------------------------------------------------------------------------------
 
-def _own_technician_id(session: Session, user: User) -> int | None:
-    return session.scalar(select(Technician.id).where(Technician.user_id == user.id))
-
-
 def visible_jobs(session: Session, user: User, filters: dict[str, Any]) -> Select[Any]:
     stmt = select(Job)
     if not user.has_any_role(JOB_OFFICE_ROLES):
-        own = _own_technician_id(session, user)
+        own = user.technician_id
         if "technician_id" in filters and filters["technician_id"] != own:
             raise Forbidden("a technician sees only their own jobs")
         filters = {**filters, "technician_id": own}
@@ -356,6 +351,6 @@ def visible_jobs(session: Session, user: User, filters: dict[str, Any]) -> Selec
 def check_job_visible(session: Session, job: Job, user: User) -> None:
     if user.has_any_role(JOB_OFFICE_ROLES):
         return
-    own = _own_technician_id(session, user)
+    own = user.technician_id
     if own is None or own not in {member.technician_id for member in job.crew}:
         raise Forbidden("a technician sees only their own jobs")

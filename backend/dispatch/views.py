@@ -86,8 +86,6 @@ def get_service_request(service_request_id: int) -> Any:
 @requests_blp.response(200, ServiceRequestSchema, **WITH_ETAG)
 @requests_blp.alt_response(404, response="NOT_FOUND")
 @requests_blp.alt_response(409, response="CONFLICT")
-@requests_blp.alt_response(412, response="PRECONDITION_FAILED")
-@requests_blp.alt_response(428, response="PRECONDITION_REQUIRED")
 @requests_blp.doc(summary="Accept or reject the request, with a reason (INT-4; If-Match required)")
 def post_decision(data: dict[str, Any], service_request_id: int) -> Any:
     service_request = _request(service_request_id)
@@ -155,8 +153,6 @@ def list_communications(pagination_parameters: Any, service_request_id: int) -> 
 @requests_blp.response(200, ServiceRequestSchema, **WITH_ETAG)
 @requests_blp.alt_response(404, response="NOT_FOUND")
 @requests_blp.alt_response(409, response="CONFLICT")
-@requests_blp.alt_response(412, response="PRECONDITION_FAILED")
-@requests_blp.alt_response(428, response="PRECONDITION_REQUIRED")
 @requests_blp.doc(summary="Waive an open deadline, with a reason (DSP-4; If-Match required)")
 def post_deadline_waiver(data: dict[str, Any], service_request_id: int) -> Any:
     service_request = _request(service_request_id)
@@ -221,7 +217,8 @@ def list_jobs(pagination_parameters: Any, **filters: Any) -> Any:
     return paginate(db(), service.visible_jobs(db(), current_user(), filters), pagination_parameters)
 
 
-def _job(job_id: int) -> Job:
+def visible_job(job_id: int) -> Job:
+    """The job, if the caller may see it: office roles see every job, a technician only those they are on."""
     job = get_or_404(db(), Job, job_id, "job")
     service.check_job_visible(db(), job, current_user())
     return job
@@ -233,7 +230,7 @@ def _job(job_id: int) -> Job:
 @jobs_blp.alt_response(404, response="NOT_FOUND")
 @jobs_blp.doc(summary="Get a job (a technician: only one they are on)")
 def get_job(job_id: int) -> Any:
-    job = _job(job_id)
+    job = visible_job(job_id)
     return tagged(job)
 
 

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from backend.accounts.models import Role, User
 from backend.dispatch.models import Job, JobTechnician, ServiceRequest
-from backend.dispatch.service import RequestStatus, fulfil_deadline
-from backend.dispatch.sla import DeadlineKind, DeadlineStatus
+from backend.dispatch.service import UNFULFILLED, RequestStatus, fulfil_deadline
+from backend.dispatch.sla import DeadlineKind
 from backend.errors import DomainError, Forbidden
 from backend.fieldwork.lifecycle import JobStatus, arrival_time, next_status
 from backend.fieldwork.models import JobEvent
@@ -24,7 +24,6 @@ from backend.http.fields import MAX_ID
 from backend.notifications.models import NotificationKind
 from backend.notifications.service import Notice, notify
 from backend.reports.service import start_report
-from backend.technicians.models import Technician
 
 # JOB-4 / DSP-9: a problem can be raised from the moment the job is taken until the work is reported done.
 ESCALATABLE = frozenset({JobStatus.ACCEPTED, JobStatus.EN_ROUTE, JobStatus.ON_SITE, JobStatus.WORK_DONE})
@@ -46,14 +45,9 @@ class Report:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def own_technician(session: Session, user: User) -> Technician | None:
-    return session.scalar(select(Technician).where(Technician.user_id == user.id))
-
-
-def require_lead(session: Session, job: Job, user: User) -> None:
+def require_lead(job: Job, user: User) -> None:
     """Writing the report, signing off and submitting are the crew lead's (DSP-7)."""
-    technician = own_technician(session, user)
-    if technician is None or technician.id != job.lead_technician_id:
+    if user.technician_id is None or user.technician_id != job.lead_technician_id:
         raise Forbidden("only the lead technician of the job's crew may do this (DSP-7)")
 
 
@@ -98,8 +92,7 @@ def _arrived(job: Job, event: JobEvent, skew: timedelta) -> None:
     deadline = request.deadline(DeadlineKind.ON_SITE)
     arrived_at = arrival_time(event.server_time, event.device_time, skew)
     event.details = {**event.details, "arrival_counted_at": arrived_at.isoformat()}
-    if deadline is not None and deadline.status in (DeadlineStatus.OPEN, DeadlineStatus.MISSED) \
-            and deadline.met_at is None:
+    if deadline is not None and deadline.status in UNFULFILLED and deadline.met_at is None:
         fulfil_deadline(request, DeadlineKind.ON_SITE, arrived_at, field="device_time")
         event.details["on_site_deadline"] = deadline.status
         request.deadlines_changed()
@@ -172,10 +165,9 @@ def decode_cursor(text: str) -> SyncCursor:
 def own_jobs_changed_since(session: Session, user: User, cursor: SyncCursor | None, limit: int) -> list[Job]:
     """Jobs of this technician's crews changed after `cursor` (all of them when None), oldest change first;
     one more than `limit` is read so the caller knows whether more follow."""
-    technician = own_technician(session, user)
-    if technician is None:
+    if user.technician_id is None:
         return []
-    stmt = select(Job).where(Job.crew.any(JobTechnician.technician_id == technician.id))
+    stmt = select(Job).where(Job.crew.any(JobTechnician.technician_id == user.technician_id))
     if cursor is not None:
         stmt = stmt.where(or_(Job.updated_at > cursor.updated_at,
                               and_(Job.updated_at == cursor.updated_at, Job.id > cursor.job_id)))

@@ -7,24 +7,18 @@ from typing import Any, Callable
 
 from backend.accounts.models import Role
 from backend.dispatch.models import Job
-from backend.dispatch.service import JOB_OFFICE_ROLES, check_job_visible
+from backend.dispatch.service import JOB_OFFICE_ROLES
+from backend.dispatch.views import visible_job
 from backend.fieldwork import service
 from backend.fieldwork.schemas import (ActionSchema, EscalationSchema, JobActionResultSchema, JobEventSchema,
                                        ReasonedActionSchema, SyncQuerySchema, SyncSchema)
 from backend.http.api import ETAG_HEADER, Blueprint, tagged
 from backend.http.context import current_user, db, onsite
-from backend.http.crud import get_or_404, paginate
+from backend.http.crud import paginate
 
 blp = Blueprint("fieldwork", __name__, url_prefix="/api/v1", description="The technician's job flow and sync")
 
 JOB = "/jobs/<id:job_id>"
-
-
-def crew_job(job_id: int) -> Job:
-    """The job, if the caller may see it: office roles see every job, a technician only those they are on."""
-    job = get_or_404(db(), Job, job_id, "job")
-    check_job_visible(db(), job, current_user())
-    return job
 
 
 def _report(data: dict[str, Any]) -> service.Report:
@@ -41,7 +35,7 @@ def _result(job: Job, event: Any) -> Any:
 
 def _action_view(action: str, schema: type[ActionSchema], roles: tuple[str, ...], summary: str) -> None:
     def view(data: dict[str, Any], job_id: int) -> Any:
-        job = crew_job(job_id)
+        job = visible_job(job_id)
         app = onsite()
         event = service.act(db(), job, action, current_user(), _report(data), now=app.clock.now(),
                             arrival_skew=timedelta(seconds=app.settings.arrival_clock_skew_seconds))
@@ -80,7 +74,7 @@ for _action, _schema, _roles, _summary in (
 @blp.doc(summary="Escalate a problem to the station's dispatchers and supervisors at once, with the proposal "
                  "and the customer's demand (JOB-4, DSP-9)")
 def post_escalate(data: dict[str, Any], job_id: int) -> Any:
-    return service.escalate(db(), crew_job(job_id), current_user(), _report(data), now=onsite().clock.now())
+    return service.escalate(db(), visible_job(job_id), current_user(), _report(data), now=onsite().clock.now())
 
 
 @blp.route(f"{JOB}/events", methods=["GET"])
@@ -90,7 +84,7 @@ def post_escalate(data: dict[str, Any], job_id: int) -> Any:
 @blp.paginate()
 @blp.doc(summary="The job's steps in time order, each with server and device time and position")
 def list_job_events(pagination_parameters: Any, job_id: int) -> Any:
-    crew_job(job_id)
+    visible_job(job_id)
     return paginate(db(), service.job_events(job_id), pagination_parameters)
 
 

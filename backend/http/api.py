@@ -208,9 +208,11 @@ class Blueprint(flask_smorest.Blueprint):
 
     @staticmethod
     def needs_if_match(func: Callable[..., Any]) -> Callable[..., Any]:
-        """Documents the If-Match header; the view calls require_if_match once it has the current version."""
+        """Documents the If-Match header and what it can answer (stale 412, missing 428, malformed 422); the view
+        calls require_if_match once it has the current version."""
         _add_parameters(func, IF_MATCH_PARAMETER)
-        _add_responses(func, (422, "UNPROCESSABLE_ENTITY"))
+        _add_responses(func, (412, "PRECONDITION_FAILED"), (422, "UNPROCESSABLE_ENTITY"),
+                       (428, "PRECONDITION_REQUIRED"))
         return func
 
     def write(self, func: Callable[..., Any]) -> Callable[..., Any]:

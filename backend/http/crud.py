@@ -129,8 +129,6 @@ def register(blp: Blueprint, res: Resource) -> None:
     @blp.arguments(res.update_schema(partial=True))
     @blp.response(200, res.schema, headers=ETAG_HEADER)
     @blp.alt_response(404, response="NOT_FOUND")
-    @blp.alt_response(412, response="PRECONDITION_FAILED")
-    @blp.alt_response(428, response="PRECONDITION_REQUIRED")
     @blp.doc(summary=f"Update a {res.singular.replace('_', ' ')} (If-Match required)")
     def update_item(data: dict[str, Any], **path: int) -> Any:
         session = db()
@@ -156,8 +154,6 @@ def register(blp: Blueprint, res: Resource) -> None:
     @blp.response(204)
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.alt_response(409, response="CONFLICT")
-    @blp.alt_response(412, response="PRECONDITION_FAILED")
-    @blp.alt_response(428, response="PRECONDITION_REQUIRED")
     @blp.doc(summary=f"Delete a {res.singular.replace('_', ' ')} that nothing refers to (If-Match required)")
     def delete_item(**path: int) -> Any:
         session = db()

@@ -15,7 +15,6 @@ from backend.errors import Conflict, DomainError, Forbidden, NotFound
 from backend.parts.ledger import DocumentRef, Movement, Reason, make_line, move
 from backend.parts.models import (Disposition, ExcuseReason, Installation, ObligationStatus, OldPartObligation,
                                   WriteOff)
-from backend.parts.requisitions import technician_id_of
 from backend.parts.stock import RECEIVING_KINDS, get_location
 
 # Who sees every old part; a technician sees the ones they owe.
@@ -57,7 +56,7 @@ def list_write_offs(filters: dict[str, Any]) -> Select[Any]:
 def visible(session: Session, user: User, filters: dict[str, Any], now: datetime) -> Select[Any]:
     stmt = select(OldPartObligation)
     if not user.has_any_role(ALL_OLD_PARTS):
-        own = technician_id_of(session, user)
+        own = user.technician_id
         if "technician_id" in filters and filters["technician_id"] != own:
             raise Forbidden("a technician sees only the old parts they owe")
         filters = {**filters, "technician_id": own}

@@ -18,14 +18,9 @@ from backend.parts.ledger import DocumentRef
 from backend.parts.models import (Installation, ObligationStatus, Part, Requisition, RequisitionLine,
                                   RequisitionStatus)
 from backend.parts.stock import get_location, issue_to_van, return_to_location, van_of
-from backend.technicians.models import Technician
 
 # Who sees every requisition; a technician sees their own.
 ALL_REQUISITIONS = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.WAREHOUSE, Role.MANAGER, Role.ADMIN})
-
-
-def technician_id_of(session: Session, user: User) -> int | None:
-    return session.scalar(select(Technician.id).where(Technician.user_id == user.id))
 
 
 def document_of(requisition: Requisition) -> DocumentRef:
@@ -38,7 +33,7 @@ def create(session: Session, data: dict[str, Any], *, actor: User, now: datetime
     if job is None:
         raise DomainError("job_id", f"no job with id {data['job_id']}")
     check_job_visible(session, job, actor)
-    technician_id = technician_id_of(session, actor)
+    technician_id = actor.technician_id
     if technician_id is None:
         raise Forbidden("only a technician may raise a requisition")
     if job.status in CLOSED_JOB_STATUSES:
@@ -61,7 +56,7 @@ def create(session: Session, data: dict[str, Any], *, actor: User, now: datetime
 def visible(session: Session, user: User, filters: dict[str, Any]) -> Select[Any]:
     stmt = select(Requisition)
     if not user.has_any_role(ALL_REQUISITIONS):
-        own = technician_id_of(session, user)
+        own = user.technician_id
         if "technician_id" in filters and filters["technician_id"] != own:
             raise Forbidden("a technician sees only their own requisitions")
         filters = {**filters, "technician_id": own}
@@ -80,7 +75,7 @@ def get_visible(session: Session, requisition_id: int, user: User) -> Requisitio
 
 def _check_not_own(session: Session, requisition: Requisition, actor: User) -> None:
     """Four eyes (PRT-3): a supervisor who is also a technician does not decide their own requisition."""
-    if technician_id_of(session, actor) == requisition.technician_id:
+    if actor.technician_id == requisition.technician_id:
         raise Forbidden("this is your own requisition; another supervisor must decide")
 
 
@@ -173,7 +168,7 @@ def return_unused(session: Session, requisition_id: int, data: dict[str, Any], *
                   now: datetime) -> Requisition:
     """rule PRT-6: parts not used go back from the technician's van into stock."""
     requisition = _locked(session, requisition_id)
-    if not actor.has_any_role({Role.WAREHOUSE}) and technician_id_of(session, actor) != requisition.technician_id:
+    if not actor.has_any_role({Role.WAREHOUSE}) and actor.technician_id != requisition.technician_id:
         raise Forbidden("only the warehouse, or the technician the parts were issued to, may return them")
     _require_status(requisition, RequisitionStatus.ISSUED, "returned from")
     destination = get_location(session, data["destination_location_id"], "destination_location_id")

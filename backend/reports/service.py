@@ -28,7 +28,6 @@ from backend.parts.models import Part
 from backend.reports.models import (DRAFT, SIGNED, SUPERSEDED, CompensationLine, FieldReport, JobPhoto,
                                     PaidServiceApproval, ReportPartLine)
 from backend.reports.signing import ReportSigner, Seal, Verdict
-from backend.technicians.models import Technician
 
 # Who is answerable for the fault (JOB-3). A cause outside the product's quality is not covered (WAR-1).
 RESPONSIBILITIES = ("manufacturer", "supplier", "customer", "third_party", "undetermined")
@@ -155,8 +154,7 @@ def _out_of_coverage_because(job: Job, report: FieldReport) -> str | None:
 
 def check_paid_service(session: Session, job: Job, report: FieldReport) -> None:
     """REP-6: chargeable work needs a supervisor's prior approval; money taken is recorded with its receipt."""
-    approved = session.scalar(select(PaidServiceApproval.id).where(PaidServiceApproval.job_id == job.id))
-    if approved is None:
+    if _approval_of(session, job) is None:
         chargeable = next((line for line in report.part_lines if not line.covered_by_warranty), None)
         if chargeable is not None:
             raise DomainError(f"part_lines.{chargeable.line_no - 1}.covered_by_warranty",
@@ -176,7 +174,7 @@ def approve_paid_service(session: Session, job: Job, *, actor_id: int, scope: st
     check_not_own_job(job, actor_id)
     if job.status in (JobStatus.APPROVED, JobStatus.DECLINED, JobStatus.CANCELLED):
         raise Conflict(f"the job is {job.status}", current_status=job.status)
-    if session.scalar(select(PaidServiceApproval.id).where(PaidServiceApproval.job_id == job.id)) is not None:
+    if _approval_of(session, job) is not None:
         raise Conflict(f"paid service on job {job.id} is already approved")
     approval = PaidServiceApproval(job_id=job.id, approved_by_user_id=actor_id, approved_at=now, scope=scope,
                                    estimated_amount=estimated_amount)
@@ -185,8 +183,12 @@ def approve_paid_service(session: Session, job: Job, *, actor_id: int, scope: st
     return approval
 
 
+def _approval_of(session: Session, job: Job) -> PaidServiceApproval | None:
+    return session.scalar(select(PaidServiceApproval).where(PaidServiceApproval.job_id == job.id))
+
+
 def paid_service_approval(session: Session, job: Job) -> PaidServiceApproval:
-    approval = session.scalar(select(PaidServiceApproval).where(PaidServiceApproval.job_id == job.id))
+    approval = _approval_of(session, job)
     if approval is None:
         raise NotFound("paid service approval of job", job.id)
     return approval
@@ -339,7 +341,7 @@ def reject(session: Session, job: Job, report: FieldReport, *, actor_id: int, re
     check_not_own_job(job, actor_id)
     job.status = next_status(job.status, "reject")
     _reviewed(report, actor_id, "rejected", reason, now)
-    lead = session.scalar(select(Technician.user_id).where(Technician.id == job.lead_technician_id))
+    lead = next((member.technician.user_id for member in job.crew if member.is_lead), None)
     if lead is not None:
         notify(session, [Notice(kind=NotificationKind.REPORT_REJECTED, user_id=lead,
                                 dedupe_key=f"report:{report.id}:rejected:{now.isoformat()}",

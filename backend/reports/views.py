@@ -10,9 +10,9 @@ from flask import Response, render_template, url_for
 from backend.accounts.models import Role
 from backend.dispatch.models import Job
 from backend.dispatch.service import JOB_OFFICE_ROLES
+from backend.dispatch.views import visible_job
 from backend.errors import NotFound
 from backend.fieldwork.service import require_lead
-from backend.fieldwork.views import crew_job
 from backend.http.api import ETAG_HEADER, Blueprint, require_if_match, tagged
 from backend.http.context import current_user, db, onsite
 from backend.http.crud import paginate
@@ -37,8 +37,8 @@ IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml")
 
 
 def _lead_job(job_id: int) -> Job:
-    job = crew_job(job_id)
-    require_lead(db(), job, current_user())
+    job = visible_job(job_id)
+    require_lead(job, current_user())
     return job
 
 
@@ -48,7 +48,7 @@ def _lead_job(job_id: int) -> Job:
 @blp.alt_response(404, response="NOT_FOUND")
 @blp.doc(summary="The report's current version (opens when the technician arrives)")
 def get_report(job_id: int) -> Any:
-    return tagged(service.current_report(db(), crew_job(job_id)))
+    return tagged(service.current_report(db(), visible_job(job_id)))
 
 
 @blp.route(REPORT, methods=["PUT"])
@@ -59,8 +59,6 @@ def get_report(job_id: int) -> Any:
 @blp.response(200, ReportSchema, **WITH_ETAG)
 @blp.alt_response(404, response="NOT_FOUND")
 @blp.alt_response(409, response="CONFLICT")
-@blp.alt_response(412, response="PRECONDITION_FAILED")
-@blp.alt_response(428, response="PRECONDITION_REQUIRED")
 @blp.doc(summary="Write the draft: findings, part lines, compensation (lead technician; If-Match required)")
 def put_report(data: dict[str, Any], job_id: int) -> Any:
     job = _lead_job(job_id)
@@ -77,7 +75,7 @@ def put_report(data: dict[str, Any], job_id: int) -> Any:
 @blp.paginate()
 @blp.doc(summary="Every version of the report, oldest first; signed ones are kept unchanged (REP-3)")
 def list_report_versions(pagination_parameters: Any, job_id: int) -> Any:
-    crew_job(job_id)
+    visible_job(job_id)
     return paginate(db(), service.report_versions(job_id), pagination_parameters)
 
 
@@ -89,10 +87,8 @@ def list_report_versions(pagination_parameters: Any, job_id: int) -> Any:
 @blp.response(200, ReportSchema, **WITH_ETAG)
 @blp.alt_response(404, response="NOT_FOUND")
 @blp.alt_response(409, response="CONFLICT")
-@blp.alt_response(412, response="PRECONDITION_FAILED")
 @blp.alt_response(413, response="CONTENT_TOO_LARGE")
 @blp.alt_response(415, response="DEFAULT_ERROR")
-@blp.alt_response(428, response="PRECONDITION_REQUIRED")
 @blp.doc(summary="The customer signs or stamps the version they were shown (If-Match), after the work (REP-2); "
                  "the report is sealed (REP-3)")
 def post_sign_off(data: dict[str, Any], job_id: int) -> Any:
@@ -126,7 +122,7 @@ def post_correction(job_id: int) -> Any:
 @blp.alt_response(409, response="CONFLICT")
 @blp.doc(summary="Recompute the seal of a signed version from what the database holds now: valid or not, and why")
 def verify_report(query: dict[str, Any], job_id: int) -> Any:
-    job = crew_job(job_id)
+    job = visible_job(job_id)
     report = _signed_version(job, query.get("version"))
     app = onsite()
     verdict = service.verify(job, report, signer=app.signer, store=app.media)
@@ -148,7 +144,7 @@ def _signed_version(job: Job, version_no: int | None) -> FieldReport:
 @blp.alt_response(404, response="NOT_FOUND")
 @blp.doc(summary="The customer's copy of a version (the current one by default) as a printable HTML page")
 def get_report_copy(query: dict[str, Any], job_id: int) -> Any:
-    job = crew_job(job_id)
+    job = visible_job(job_id)
     report = (service.current_report(db(), job) if query.get("version") is None
               else service.report_version(db(), job, query["version"]))
     app = onsite()
@@ -196,11 +192,9 @@ def post_submit(job_id: int) -> Any:
 @blp.response(200, ReportSchema, **WITH_ETAG)
 @blp.alt_response(404, response="NOT_FOUND")
 @blp.alt_response(409, response="CONFLICT")
-@blp.alt_response(412, response="PRECONDITION_FAILED")
-@blp.alt_response(428, response="PRECONDITION_REQUIRED")
 @blp.doc(summary="Approve the version you read (If-Match): the report is archived, read-only for everyone (REP-5)")
 def post_approve(job_id: int) -> Any:
-    job = crew_job(job_id)
+    job = visible_job(job_id)
     report = service.current_report(db(), job)
     require_if_match(report.version)
     service.approve(db(), job, report, actor_id=current_user().id, now=onsite().clock.now())
@@ -216,7 +210,7 @@ def post_approve(job_id: int) -> Any:
 @blp.alt_response(409, response="CONFLICT")
 @blp.doc(summary="Send the report back to the technician with a reason (REP-5)")
 def post_reject(data: dict[str, Any], job_id: int) -> Any:
-    job = crew_job(job_id)
+    job = visible_job(job_id)
     report = service.current_report(db(), job)
     service.reject(db(), job, report, actor_id=current_user().id, reason=data["reason"], now=onsite().clock.now())
     return tagged(report)
@@ -251,7 +245,7 @@ def get_signing_key() -> Any:
 @blp.alt_response(409, response="CONFLICT")
 @blp.doc(summary="Approve chargeable work on the job beforehand (REP-6)")
 def post_paid_service_approval(data: dict[str, Any], job_id: int) -> Any:
-    return service.approve_paid_service(db(), crew_job(job_id), actor_id=current_user().id,
+    return service.approve_paid_service(db(), visible_job(job_id), actor_id=current_user().id,
                                         now=onsite().clock.now(), **data)
 
 
@@ -261,7 +255,7 @@ def post_paid_service_approval(data: dict[str, Any], job_id: int) -> Any:
 @blp.alt_response(404, response="NOT_FOUND")
 @blp.doc(summary="The job's paid service approval, if there is one (REP-6)")
 def get_paid_service_approval(job_id: int) -> Any:
-    return service.paid_service_approval(db(), crew_job(job_id))
+    return service.paid_service_approval(db(), visible_job(job_id))
 
 
 @blp.route(f"{JOB}/photos", methods=["POST"])
@@ -274,7 +268,7 @@ def get_paid_service_approval(job_id: int) -> Any:
 @blp.alt_response(415, response="DEFAULT_ERROR")
 @blp.doc(summary="Attach a photo to the job (multipart/form-data; PNG, JPEG or SVG, checked by content)")
 def post_photo(data: dict[str, Any], job_id: int) -> Any:
-    job = crew_job(job_id)
+    job = visible_job(job_id)
     app = onsite()
     photo = service.add_photo(db(), job, data["file"].read(app.settings.max_image_bytes + 1),
                               caption=data.get("caption"), taken_at=data.get("taken_at"), actor_id=current_user().id,
@@ -289,7 +283,7 @@ def post_photo(data: dict[str, Any], job_id: int) -> Any:
 @blp.paginate()
 @blp.doc(summary="The job's photos, oldest first")
 def list_photos(pagination_parameters: Any, job_id: int) -> Any:
-    crew_job(job_id)
+    visible_job(job_id)
     return paginate(db(), service.job_photos(job_id), pagination_parameters)
 
 
@@ -299,7 +293,7 @@ def list_photos(pagination_parameters: Any, job_id: int) -> Any:
 @blp.doc(summary="The photo's bytes", responses={"200": {"description": "The image", "content": {
     media_type: {"schema": {"type": "string", "format": "binary"}} for media_type in IMAGE_TYPES}}})
 def get_photo_content(job_id: int, photo_id: int) -> Any:
-    photo = service.photo_of(db(), crew_job(job_id), photo_id)
+    photo = service.photo_of(db(), visible_job(job_id), photo_id)
     try:
         data = onsite().media.get(photo.media_sha256)
     except OSError:
