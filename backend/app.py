@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import logging
+import re
+from base64 import b64encode
+from hashlib import sha256
 
 import swagger_ui_bundle
-from flask import Flask, Response, send_from_directory
+from flask import Flask, Response, request, send_from_directory
 from sqlalchemy import text
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from backend.clock import Clock, SystemClock
 from backend.config import Settings
+from backend.console import init_console
 from backend.db import make_engine, make_session_factory
 from backend.http.api import Api, Blueprint
 from backend.http.context import REQUEST_ID_HEADER, Onsite, close_session, db, request_id
-from backend.http.fields import IdConverter
+from backend.http.fields import IdConverter, TextConverter
 from backend.http.problems import register_problem_handlers
 
 API_VERSION = "1.0.0"
-SWAGGER_UI_STATIC = "/docs/static/"
+DOCS_PATH = "/docs"
+SWAGGER_UI_STATIC = f"{DOCS_PATH}/static/"
+INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
 
 health_blp = Blueprint("health", __name__, url_prefix="/api/v1/health", description="Liveness for load balancers")
 
@@ -56,7 +63,7 @@ def _blueprints() -> list[Blueprint]:
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Flask:
     settings = settings or Settings.from_env()
-    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    settings.create_instance_path()
     app = Flask("backend", instance_path=str(settings.instance_path.resolve()))
     app.config.update(
         SECRET_KEY=settings.secret_key,
@@ -66,7 +73,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
-        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_PATH=DOCS_PATH,
         OPENAPI_SWAGGER_UI_URL=SWAGGER_UI_STATIC,
         API_SPEC_OPTIONS={
             "info": {"description": "Field-service dispatch and mobile-technician API. Errors are RFC 9457 "
@@ -81,7 +88,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     engine = make_engine(settings.database_url)
     app.extensions["onsite"] = Onsite(settings=settings, clock=clock or SystemClock(), engine=engine,
                                       session_factory=make_session_factory(engine))
-    app.url_map.converters["id"] = IdConverter
+    app.url_map.converters.update(id=IdConverter, default=TextConverter, string=TextConverter)
     api = Api(app)
     api.register_converter(IdConverter, lambda c: {"type": "integer", "minimum": c.min, "maximum": c.max})
     for blueprint in _blueprints():
@@ -89,11 +96,27 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     register_problem_handlers(app)
     app.teardown_appcontext(close_session)
+    init_console(app)  # the office's web pages under /, beside the API
 
     @app.after_request
     def _tag_request(response: Response) -> Response:
         response.headers[REQUEST_ID_HEADER] = request_id()
         return response
+
+    @app.after_request
+    def _security_headers(response: Response) -> Response:
+        # setdefault: a page that sets its own policy (the console) keeps it.
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        if request.path.startswith(DOCS_PATH):
+            response.headers.setdefault("Content-Security-Policy", _docs_content_security_policy(response))
+            response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
+    if settings.trusted_proxies:
+        # Only the proxies' own entries in X-Forwarded-For are believed; request.remote_addr is the client.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies,  # type: ignore[method-assign]
+                                x_proto=settings.trusted_proxies)
 
     @app.route(f"{SWAGGER_UI_STATIC}<path:filename>")
     def swagger_ui_static(filename: str) -> Response:
@@ -101,3 +124,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
 
     return app
+
+
+def _docs_content_security_policy(response: Response) -> str:
+    """Swagger UI loads its scripts and styles from /docs/static and fetches the spec from this origin; the page
+    flask-smorest renders has one inline script, allowed by its hash (nothing else inline runs)."""
+    page = response.get_data(as_text=True) if response.is_sequence and response.mimetype == "text/html" else ""
+    scripts = ["'self'", *(f"'sha256-{b64encode(sha256(script.encode()).digest()).decode()}'"
+                           for script in INLINE_SCRIPT.findall(page))]
+    return (f"default-src 'none'; script-src {' '.join(scripts)}; style-src 'self'; img-src 'self' data:; "
+            "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")

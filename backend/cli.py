@@ -12,15 +12,16 @@ from pathlib import Path
 
 import click
 from sqlalchemy.orm import Session
+from werkzeug.serving import WSGIRequestHandler
 
-from backend.config import ConfigurationError, Settings
+from backend.config import SECRET_KEY_ADVICE, ConfigurationError, Settings, is_loopback_host, secret_key_problem
 
 DEFAULT_SPEC_PATH = Path("openapi/openapi.json")
 
 
-def _settings() -> Settings:
+def _settings(**overrides: object) -> Settings:
     try:
-        return Settings.from_env()
+        return Settings.from_env(**overrides)
     except ConfigurationError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -42,7 +43,7 @@ def db_upgrade(revision: str) -> None:
     from backend import migrate
 
     settings = _settings()
-    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    settings.create_instance_path()
     migrate.upgrade(settings.database_url, revision)
     click.echo(f"database at revision {migrate.current_head(settings.database_url)}")
 
@@ -60,7 +61,8 @@ def create_user(username: str, roles: tuple[str, ...], password: str, full_name:
     app = _app()
     with _cli_session(app, "create-user") as session:
         try:
-            user = create(session, username=username, password=password, roles=list(roles), full_name=full_name)
+            user = create(session, username=username, password=password, roles=list(roles), full_name=full_name,
+                          min_password_length=app.extensions["onsite"].settings.password_min_length)
         except DomainError as exc:
             raise click.ClickException(f"{exc.field}: {exc.detail}") from exc
         session.commit()
@@ -73,9 +75,14 @@ def demo_data() -> None:
     with jobs (idempotent)."""
     from backend.demo import load_demo_data
 
-    app = _app()
+    settings = _settings()
+    if settings.env == "production":
+        raise click.ClickException("refusing to load demo data in production: its accounts' passwords are "
+                                   "published in the README")
+    app = _app(settings)
     with _cli_session(app, "demo-data") as session:
-        summary = load_demo_data(session, app.extensions["onsite"].settings,
+        services = app.extensions["onsite"]
+        summary = load_demo_data(session, services.settings, signer=services.signer, media=services.media,
                                  progress=lambda message: click.echo(f"  {message}"))
         session.commit()
     click.echo("demo users (username / password):")
@@ -120,25 +127,51 @@ def openapi(output: Path) -> None:
 @cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--production", is_flag=True, help="Run under gunicorn with several worker processes.")
+@click.option("--production", is_flag=True,
+              help="Production settings (ONSITE_ENV=production), under gunicorn with several worker processes.")
 @click.option("--workers", default=None, type=int, help="gunicorn workers (default: 2 x CPUs + 1).")
 @click.option("--no-scheduler", is_flag=True,
               help="Run no scheduled duties in this process (e.g. when `onsite scheduler` runs them).")
 def serve(host: str, port: int, production: bool, workers: int | None, no_scheduler: bool) -> None:
     """Serve the API (development server, or gunicorn with --production), running the scheduled duties too."""
+    settings = _settings(env="production") if production else _settings()
+    # Whoever knows the secret can sign in as anyone, so a server others can reach needs one nobody can guess.
+    if not is_loopback_host(host) and (problem := secret_key_problem(settings.secret_key)):
+        raise click.ClickException(f"refusing to serve on {host} with {problem}: anyone who can reach the server "
+                                   f"could forge an admin's token. Serve on 127.0.0.1, or set ONSITE_SECRET_KEY; "
+                                   f"{SECRET_KEY_ADVICE}")
     if production:
-        _serve_gunicorn(host, port, workers or (2 * (os.cpu_count() or 1) + 1), with_scheduler=not no_scheduler)
+        _serve_gunicorn(settings, host, port, workers or (2 * (os.cpu_count() or 1) + 1),
+                        with_scheduler=not no_scheduler)
         return
-    app = _app()
+    app = _app(settings)
     with _scheduler(app, enabled=not no_scheduler):
         click.echo(f"Onsite on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
-        app.run(host=host, port=port, threaded=True, use_reloader=False)
+        app.run(host=host, port=port, threaded=True, use_reloader=False, request_handler=_BannerlessRequestHandler)
 
 
-def _serve_gunicorn(host: str, port: int, workers: int, *, with_scheduler: bool) -> None:
+class _BannerlessRequestHandler(WSGIRequestHandler):
+    """Werkzeug's request handler without its `Server: Werkzeug/x Python/y` banner (it tells an attacker which
+    known flaws to try); the rest of http.server's send_response is kept."""
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        self.log_request(code)
+        self.send_response_only(code, message)
+        self.send_header("Date", self.date_time_string())
+
+
+def _serve_gunicorn(settings: Settings, host: str, port: int, workers: int, *, with_scheduler: bool) -> None:
     from gunicorn.app.base import BaseApplication
+    from gunicorn.http import wsgi
 
-    settings = _settings()
+    class BannerlessResponse(wsgi.Response):  # type: ignore[misc]
+        """gunicorn's response without its `Server: gunicorn` header, which no gunicorn setting turns off."""
+
+        def default_headers(self) -> list[str]:
+            return [line for line in super().default_headers() if not line.startswith("Server:")]
+
+    # Every gunicorn worker type makes its responses through this module attribute (in gunicorn.http.wsgi.create).
+    wsgi.Response = BannerlessResponse
     running = ExitStack()
 
     class OnsiteGunicorn(BaseApplication):  # type: ignore[misc]
@@ -147,6 +180,14 @@ def _serve_gunicorn(host: str, port: int, workers: int, *, with_scheduler: bool)
             self.cfg.set("workers", workers)
             self.cfg.set("accesslog", "-")
             self.cfg.set("worker_exit", lambda _server, _worker: running.close())
+            # A sync worker serves one request at a time, so a slow or stalled client holds it: the worker is
+            # restarted after the request timeout, and oversized request lines and headers are refused unread.
+            # (Keep-alive does not apply: sync workers close every connection; the reverse proxy keeps clients'.)
+            self.cfg.set("timeout", settings.request_timeout_seconds)
+            self.cfg.set("graceful_timeout", settings.request_timeout_seconds)
+            self.cfg.set("limit_request_line", 4094)
+            self.cfg.set("limit_request_fields", 50)
+            self.cfg.set("limit_request_field_size", 8190)
 
         def load(self):  # type: ignore[no-untyped-def]
             # Each worker starts a scheduler; the scheduler lock lets one of them run the duties.

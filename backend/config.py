@@ -2,16 +2,68 @@
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import os
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 DEFAULT_SECRET_KEY = "onsite-development-secret-do-not-use-in-production"
 ENVIRONMENTS = ("development", "testing", "production")
+# A token secret an outsider cannot guess: about as hard as a random 128-bit key (see estimated_secret_bits).
+MIN_SECRET_BITS = 128
+SECRET_KEY_ADVICE = "make one with: python3 -c 'import secrets;print(secrets.token_urlsafe(48))'"
 
 
 class ConfigurationError(RuntimeError):
     pass
+
+
+def estimated_secret_bits(secret: str) -> float:
+    """A conservative estimate of a secret's entropy in bits: the length of its shortest repeating unit times the
+    Shannon entropy per character of that unit, taken over its characters or over the steps between neighbouring
+    characters, whichever is lower. So repeats ('a' x 32, 'Xy7!' x 10), short alphabets ('aaaabbbb...') and runs
+    ('abcdef...', '123456...') score low, while secrets.token_urlsafe(48) scores about 360 bits."""
+    if not secret:
+        return 0.0
+    unit = secret[:next(p for p in range(1, len(secret) + 1) if secret[p:] == secret[:len(secret) - p])]
+    steps = [ord(b) - ord(a) for a, b in zip(unit, unit[1:])]
+    return len(unit) * min(_shannon_bits_per_symbol(unit), _shannon_bits_per_symbol(steps))
+
+
+def _shannon_bits_per_symbol(symbols: Sequence[object]) -> float:
+    """Plug-in Shannon entropy with the Miller-Madow correction: a short random sample looks less varied than the
+    source it came from, so the uncorrected estimate would refuse some genuinely random 32-character secrets."""
+    total = len(symbols)
+    counts = Counter(symbols)
+    if total == 0:
+        return 0.0
+    plug_in = -sum(n / total * math.log2(n / total) for n in counts.values())
+    return plug_in + (len(counts) - 1) / (2 * total * math.log(2))
+
+
+def secret_key_problem(secret: str) -> str | None:
+    """What makes this token-signing secret unsafe on a network (anyone who guesses it can mint an admin token),
+    or None when it is strong enough."""
+    if secret == DEFAULT_SECRET_KEY:
+        return "the default ONSITE_SECRET_KEY, which is published in the source"
+    bits = estimated_secret_bits(secret)
+    if bits < MIN_SECRET_BITS:
+        return (f"an ONSITE_SECRET_KEY that is too easy to guess (about {bits:.0f} bits of entropy, "
+                f"at least {MIN_SECRET_BITS} needed)")
+    return None
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether a server bound to this address is reachable from this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 _PARSERS = {"str": str, "int": int, "float": float, "Path": Path}
@@ -25,7 +77,20 @@ class Settings:
     secret_key: str = DEFAULT_SECRET_KEY
     access_token_minutes: int = 15
     refresh_token_days: int = 30
+    # A sign-in ends this long after the password was given, however often its refresh token is rotated.
+    refresh_family_days: int = 30
+    password_min_length: int = 8
+    # Sign-in throttling: after this many failed attempts for one username (or from one client address), further
+    # attempts are refused for a while without checking the password; the count decays after a quiet window.
+    login_max_failures_per_user: int = 10
+    login_max_failures_per_address: int = 100
+    login_window_minutes: int = 15
     max_body_bytes: int = 2 * 1024 * 1024
+    # Under `serve --production`, gunicorn restarts a worker stuck on one request (or a slow upload) this long.
+    request_timeout_seconds: int = 30
+    # How many reverse proxies in front of the app append to X-Forwarded-For; 0 trusts no such header, so a
+    # client cannot pick the address the login throttle sees.
+    trusted_proxies: int = 0
     max_page_size: int = 200
     idempotency_retention_days: int = 7
     # SLA policy defaults (RULES.md §2); a request freezes the numbers it was computed with (DSP-4).
@@ -43,6 +108,9 @@ class Settings:
     # A failed delivery is retried after base x 2^(attempt - 1) seconds, until max attempts have been made.
     webhook_max_attempts: int = 8
     webhook_retry_base_seconds: float = 60.0
+    # Webhooks reach public addresses only (no SSRF into the server's own network). An on-premise receiver on a
+    # private network is allowed by naming its networks here, comma-separated CIDRs such as "10.20.0.0/16".
+    webhook_allowed_networks: str = ""
     # PRT-5: an old part is due back this many days after the job's work was done.
     old_part_due_days: int = 7
     # JOB-2: an arrival counts at the device's time when its clock agrees with the server's to within this.
@@ -61,6 +129,13 @@ class Settings:
     callback_retry_hours: float = 24.0
     # KPIs (RULES.md §9): a new request for the same unit within this many days of the work: no first-time fix.
     first_time_fix_days: float = 30.0
+    # The console colours a request amber when its next deadline is due within this many hours (red once missed).
+    console_urgent_hours: float = 2.0
+    # The console map: a technician's last position older than this is greyed as stale. A tile server URL
+    # (Leaflet template, e.g. https://tiles.example.com/{z}/{x}/{y}.png) adds tiles over the shipped offline outlines.
+    map_stale_position_hours: float = 2.0
+    map_tile_url: str = ""
+    map_tile_attribution: str = ""
 
     def __post_init__(self) -> None:
         if self.env not in ENVIRONMENTS:
@@ -71,18 +146,37 @@ class Settings:
             # The installed driver is psycopg 3; plain URLs would ask SQLAlchemy for psycopg2.
             if self.database_url.startswith(scheme):
                 object.__setattr__(self, "database_url", "postgresql+psycopg://" + self.database_url[len(scheme):])
-        if self.env == "production" and self.secret_key == DEFAULT_SECRET_KEY:
-            raise ConfigurationError("refusing to start in production with the default ONSITE_SECRET_KEY")
+        if self.env == "production" and (problem := secret_key_problem(self.secret_key)):
+            raise ConfigurationError(f"refusing to start in production with {problem}; {SECRET_KEY_ADVICE}")
         if len(self.secret_key) < 32:
             raise ConfigurationError("ONSITE_SECRET_KEY must be at least 32 characters")
         for name in ("sla_radius_km", "sla_on_site_hours", "sla_reply_hours", "sla_written_contact_hours",
                      "travel_speed_kmh", "access_token_minutes", "refresh_token_days", "max_body_bytes",
+                     "refresh_family_days", "password_min_length", "login_max_failures_per_user",
+                     "login_max_failures_per_address", "login_window_minutes",
+                     "request_timeout_seconds",
                      "sla_escalation_lead_hours", "scheduler_lease_seconds", "webhook_timeout_seconds",
                      "webhook_max_attempts", "webhook_retry_base_seconds", "arrival_clock_skew_seconds",
                      "sync_overlap_seconds", "max_image_bytes", "callback_due_days", "follow_up_interval_hours",
-                     "callback_max_attempts", "callback_retry_hours", "first_time_fix_days", "old_part_due_days"):
+                     "callback_max_attempts", "callback_retry_hours", "first_time_fix_days", "old_part_due_days",
+                     "console_urgent_hours", "map_stale_position_hours"):
             if getattr(self, name) <= 0:
                 raise ConfigurationError(f"ONSITE_{name.upper()} must be positive")
+        if self.trusted_proxies < 0:
+            raise ConfigurationError("ONSITE_TRUSTED_PROXIES must be 0 or more")
+        try:
+            self.webhook_networks  # noqa: B018  (parsing it is the check)
+        except ValueError as exc:
+            raise ConfigurationError(f"ONSITE_WEBHOOK_ALLOWED_NETWORKS: {exc}") from exc
+
+    @property
+    def webhook_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(item.strip()) for item in self.webhook_allowed_networks.split(",")
+                     if item.strip())
+
+    def create_instance_path(self) -> None:
+        """The instance folder (SQLite database, signing key, media) is created readable by its owner only."""
+        self.instance_path.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import suppress
 from datetime import UTC, datetime
+from functools import cache
+from itertools import product
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, MetaData, create_engine, event
+from sqlalchemy import DateTime, Insert, Integer, MetaData, Table, create_engine, event, inspect, make_url
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, declared_attr, mapped_column, sessionmaker
+from sqlalchemy.orm import (ONETOMANY, DeclarativeBase, Mapped, Mapper, Session, declared_attr, mapped_column,
+                            sessionmaker)
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.types import TypeDecorator
 
 from backend.clock import Clock, SystemClock, ensure_utc
@@ -58,10 +66,20 @@ class Versioned(Timestamped):
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
+        _create_owner_only_file(make_url(url).database)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
         _configure_sqlite(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _create_owner_only_file(database: str | None) -> None:
+    """Create a new SQLite database file readable by its owner only (SQLite would use 0644); its -wal and -shm
+    files take the same permissions from it."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    with suppress(FileExistsError):
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 SQLITE_MMAP_BYTES = 2**31
@@ -99,18 +117,59 @@ def writer_session(factory: sessionmaker[Session]) -> Session:
     return factory(bind=engine.execution_options(onsite_writer=True))
 
 
+def insert_on_conflict(session: Session, table: Table) -> Insert:
+    """INSERT with ON CONFLICT (an atomic upsert), which both supported databases spell the same way."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)  # type: ignore[return-value]
+
+
 def clock_of(session: Session) -> Clock:
     return session.info.get("clock") or SystemClock()
 
 
 @event.listens_for(Session, "before_flush")
 def _stamp_times(session: Session, _flush_context: Any, _instances: Any) -> None:
-    """created_at/updated_at come from the session's injected clock, never from the database server."""
+    """created_at/updated_at come from the session's injected clock, never from the database server.
+
+    The rows an object owns (its delete-orphan collections: a technician's skills, a user's roles, a report's
+    lines) are part of it: adding, removing or editing one changes the owner too, so its updated_at moves, it is
+    UPDATEd, and a versioned owner's version (its ETag) goes up. Otherwise a stale If-Match would still match."""
     now = clock_of(session).now()
     for obj in session.new:
         if isinstance(obj, Timestamped):
             obj.created_at = obj.created_at or now
             obj.updated_at = now
-    for obj in session.dirty:
-        if isinstance(obj, Timestamped) and session.is_modified(obj, include_collections=False):
+    changed = {obj for obj in session.dirty if session.is_modified(obj)}  # collections included
+    owners = {owner for obj in [*session.new, *changed, *session.deleted] for owner in _owners(session, obj)}
+    for obj in changed | owners:
+        if isinstance(obj, Timestamped) and obj not in session.new and obj not in session.deleted:
             obj.updated_at = now
+            flag_modified(obj, "updated_at")  # an UPDATE even when the clock has not moved since the last one
+
+
+def _owners(session: Session, child: Any) -> Iterator[Any]:
+    """The objects holding `child` in a collection they own, found by its foreign key (old and new value), so an
+    edit made to the child alone, with its owner not even loaded, still reaches the owner."""
+    state = inspect(child)
+    for owner_class, keys in _owning_collections(state.mapper):
+        for ident in product(*(state.attrs[key].history.sum() for key in keys)):
+            owner = None if None in ident else session.get(owner_class, ident)
+            if owner is not None:
+                yield owner
+
+
+@cache
+def _owning_collections(mapper: Mapper[Any]) -> list[tuple[type[Any], list[str]]]:
+    """(owner class, the child's attributes holding the owner's primary key in order) for every delete-orphan
+    collection of a timestamped class whose items are of `mapper`'s class."""
+    found = []
+    for owner in mapper.registry.mappers:
+        if not issubclass(owner.class_, Timestamped):
+            continue
+        for prop in owner.relationships:
+            if (prop.direction is ONETOMANY and prop.cascade.delete_orphan and not prop.viewonly
+                    and mapper.isa(prop.mapper)):
+                child_column = dict(prop.local_remote_pairs)
+                found.append((owner.class_, [mapper.get_property_by_column(child_column[column]).key
+                                             for column in owner.primary_key]))
+    return found

@@ -1,31 +1,40 @@
 """Demo data: realistic stations, technicians, customers, units, parts, opening stock in the central store, and a
-few service requests with jobs at each step of the technician's flow. Safe to run again: rows are matched on their
+few service requests with jobs at each step of the technician's flow, up to reports submitted for the supervisor's
+review and a requisition and a paid service waiting for approval. Safe to run again: rows are matched on their
 natural keys (station code, username, serial number, part number, receiving note reference) and never duplicated;
 the requests are made only into an empty register."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from geopy.distance import geodesic
+from PIL import Image, ImageDraw
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from backend.accounts.models import Role
+from backend.accounts.models import Role, User
 from backend.accounts.service import create_user, find_user
 from backend.config import Settings
 from backend.customers.models import Customer, Unit
 from backend.db import clock_of
 from backend.dispatch.candidates import DEFAULT_LIMIT
-from backend.dispatch.models import ServiceRequest
+from backend.dispatch.models import Job, ServiceRequest
 from backend.dispatch.service import DispatchOrder, dispatch, register_request
 from backend.fieldwork.service import Fix, Report, act
+from backend.media.store import MediaStore
 from backend.parts.models import Part, Receipt
-from backend.parts.stock import receive_goods
+from backend.parts import requisitions
+from backend.parts.stock import central_store, receive_goods
+from backend.reports import service as reports
+from backend.reports.models import FieldReport
+from backend.reports.signing import ReportSigner
 from backend.stations.models import Station
 from backend.technicians.models import Technician
 
@@ -90,6 +99,10 @@ DEMO_USERS = [
     ("warehouse", "warehouse-demo-pass", [Role.WAREHOUSE], "Demo Warehouse Keeper"),
 ]
 TECHNICIAN_PASSWORD = "technician-demo-pass"
+# Station scope (SCP-1): a dispatcher and a supervisor per region, who see and act on their stations only (the
+# accounts above have no stations: head office, the whole company). Region -> station codes.
+REGIONS = {"north": ("BJ", "ZZ"), "east": ("SH", "WH"), "south": ("GZ", "CD"), "west": ("XA", "LZ")}
+REGIONAL_ROLES = (Role.DISPATCHER, Role.SUPERVISOR)
 
 # A board with something on it: (customer row, station row, km and bearing from it, fault, category, how far the
 # job has got). Hours ago it was reported, so the clocks show a spread of urgency.
@@ -100,6 +113,11 @@ DEMO_REQUESTS = [
     (3, 2, 80, 300, "Driver's window regulator broken", "body", "accepted", 6),
     (11, 5, 12, 180, "Brakes squeal at low speed", "chassis_engine", "on_site", 14),
     (6, 6, 30, 300, "Headlamp loose after a pothole", "body", "work_done", 20),
+    (4, 3, 40, 60, "Front brakes pull to the left", "chassis_engine", "work_done", 30),
+    (7, 5, 60, 270, "Passenger door rattles and lets rain in", "body", "work_done", 28),
+    # Not yet dispatched: due within the console's 2 h (amber) and already missed (red).
+    (2, 1, 40, 120, "Luggage hatch lock jammed", "body", "registered", 23),
+    (5, 4, 50, 200, "Wheelchair lift stuck half way", "body", "registered", 27),
 ]
 STEPS = {"registered": [], "assigned": [], "accepted": ["accept"], "on_site": ["accept", "depart", "arrive"],
          "work_done": ["accept", "depart", "arrive", "work-done"]}
@@ -124,17 +142,23 @@ class DemoSummary:
                 f"{sum(self.present.values())} already present)")
 
 
-def load_demo_data(session: Session, settings: Settings,
+def load_demo_data(session: Session, settings: Settings, *, signer: ReportSigner, media: MediaStore,
                    progress: Callable[[str], None] = lambda _m: None) -> DemoSummary:
     summary = DemoSummary()
     progress("stations")
     stations = [_station(session, summary, *row) for row in STATIONS]
     progress("office users")
     for username, password, roles, full_name in DEMO_USERS:
-        _user(session, summary, username, password, roles, full_name)
+        _user(session, summary, username, password, roles, full_name, settings.password_min_length)
+    by_code = {station.code: station.id for station in stations}
+    for region, codes in REGIONS.items():
+        for role in REGIONAL_ROLES:
+            _user(session, summary, f"{role}-{region}", f"{role}-{region}-demo-pass", [role],
+                  f"Demo {role.capitalize()} ({region.capitalize()}: {', '.join(codes)})", settings.password_min_length,
+                  station_ids=[by_code[code] for code in codes])
     progress(f"{TECHNICIAN_COUNT} technicians")
     for number in range(1, TECHNICIAN_COUNT + 1):
-        _technician(session, summary, number, stations[(number - 1) % len(stations)])
+        _technician(session, summary, number, stations[(number - 1) % len(stations)], settings.password_min_length)
     progress("customers and units")
     for number, row in enumerate(CUSTOMERS, start=1):
         customer = _customer(session, summary, *row)
@@ -147,11 +171,12 @@ def load_demo_data(session: Session, settings: Settings,
     progress("opening stock in the central store")
     _opening_stock(session, summary)
     progress("service requests and jobs")
-    _field_work(session, summary, settings)
+    _field_work(session, summary, settings, signer, media)
     return summary
 
 
-def _field_work(session: Session, summary: DemoSummary, settings: Settings) -> None:
+def _field_work(session: Session, summary: DemoSummary, settings: Settings, signer: ReportSigner,
+                media: MediaStore) -> None:
     existing = session.scalar(select(func.count()).select_from(ServiceRequest)) or 0
     if existing:
         summary.present["service requests"] = existing
@@ -159,6 +184,7 @@ def _field_work(session: Session, summary: DemoSummary, settings: Settings) -> N
     now = clock_of(session).now()
     dispatcher = find_user(session, "dispatcher")
     agent = find_user(session, "agent")
+    jobs: dict[str, Job] = {}
     for customer_row, station_row, km, bearing, fault, category, stage, hours_ago in DEMO_REQUESTS:
         customer = session.scalar(select(Customer).where(Customer.name == CUSTOMERS[customer_row][0]))
         unit = session.scalar(select(Unit).where(Unit.customer_id == customer.id).order_by(Unit.id).limit(1))
@@ -172,7 +198,7 @@ def _field_work(session: Session, summary: DemoSummary, settings: Settings) -> N
         summary.count("service requests", True)
         if stage == "registered":
             continue
-        job = dispatch(session, request.id, DispatchOrder(None, None, None), actor_id=dispatcher.id, now=now,
+        job = dispatch(session, request.id, DispatchOrder(None, None, None), actor=dispatcher, now=now,
                        travel_speed_kmh=settings.travel_speed_kmh, candidate_limit=DEFAULT_LIMIT)
         technician = session.get(Technician, job.lead_technician_id)
         for action in STEPS[stage]:
@@ -180,6 +206,96 @@ def _field_work(session: Session, summary: DemoSummary, settings: Settings) -> N
             act(session, job, action, technician.user, Report(position=at_site), now=now,
                 arrival_skew=timedelta(seconds=settings.arrival_clock_skew_seconds))
         summary.count("jobs", True)
+        jobs[fault] = job
+    _paperwork(session, jobs, settings, signer, media, now)
+
+
+def _paperwork(session: Session, jobs: dict[str, Job], settings: Settings, signer: ReportSigner, media: MediaStore,
+               now: datetime) -> None:
+    """The supervisor's desk has something on it: two reports submitted for review (one corrected and signed twice,
+    REP-3), a requisition waiting for approval (PRT-3) and chargeable work waiting for a paid-service approval
+    (REP-6). All of it through the same service functions as the API."""
+    supervisor, warehouse = find_user(session, "supervisor"), find_user(session, "warehouse")
+    parts = {part.part_number: part for part in session.scalars(select(Part))}
+
+    def lead_of(job: Job) -> User:
+        return session.get_one(Technician, job.lead_technician_id).user
+
+    def write(job: Job, **content: Any) -> FieldReport:
+        report = reports.current_report(session, job)
+        reports.update_draft(session, job, report, {"part_lines": [], "compensation_lines": [], **content}, now=now)
+        return report
+
+    def sign(job: Job, report: FieldReport, comments: str, satisfaction: int) -> None:
+        request = job.service_request
+        signed = reports.SignOff(signer_name=request.customer.contact_person or request.customer.name,
+                                 signature_kind="signature", image=_picture("signature"), customer_comments=comments,
+                                 satisfaction=satisfaction, device_time=None, latitude=request.site_latitude,
+                                 longitude=request.site_longitude)
+        reports.sign_off(session, job, report, signed, actor_id=lead_of(job).id, now=now, signer=signer, store=media,
+                         settings=settings)
+
+    # Brakes: pads requested, approved and issued; wear parts are paid for (REP-6); signed and handed in.
+    brakes = jobs["Front brakes pull to the left"]
+    pads = requisitions.create(session, {"job_id": brakes.id, "lines": [
+        {"part_id": parts["BRK-PAD-F"].id, "quantity": 1, "reason": "Front pads worn to the backing plate"}]},
+        actor=lead_of(brakes), now=now)
+    requisitions.approve(session, pads.id, actor=supervisor, now=now)
+    requisitions.issue(session, pads.id, {"source_location_id": central_store(session).id, "lines": []},
+                       actor=warehouse, now=now)
+    reports.approve_paid_service(session, brakes, actor=supervisor, now=now, estimated_amount=Decimal("420.00"),
+                                 scope="Front brake pad set: wear parts, not covered by 三包")
+    report = write(brakes, operating_hours=3100, mileage_km=86500, usage_history="Intercity coach, 600 km a day",
+                   fault_history="Pulling started after a long mountain descent", within_warranty=False,
+                   warranty_reason="Brake pads are wear parts", disassembled_before=False,
+                   root_cause="Left front pads glazed and worn unevenly", responsibility="customer",
+                   work_done="Replaced the front pads, cleaned the calipers, road-tested 10 km",
+                   part_lines=[{"part_id": parts["BRK-PAD-F"].id, "quantity": 1, "reason": "Worn out",
+                                "covered_by_warranty": False, "new_serial": None, "old_serial": None}])
+    reports.add_photo(session, brakes, _picture("photo"), caption="Old pads next to the new set", taken_at=now,
+                      actor_id=lead_of(brakes).id, now=now, store=media, max_bytes=settings.max_image_bytes)
+    sign(brakes, report, "Drives straight again", 5)
+    reports.submit(session, brakes, report, now=now)
+
+    # The door: signed, corrected (a compensation the technician forgot), signed again, handed in.
+    door = jobs["Passenger door rattles and lets rain in"]
+    findings = dict(operating_hours=5200, mileage_km=142000, usage_history="Sightseeing coach on mountain roads",
+                    fault_history="Door was hit by a bollard a month ago", within_warranty=False,
+                    warranty_reason="Damage from an impact is not a quality fault", disassembled_before=True,
+                    root_cause="Door hinge bent; the seal no longer closes", responsibility="third_party",
+                    work_done="Straightened the hinge and refitted the door; hose test passed")
+    sign(door, write(door, **findings), "OK", 4)
+    correction = reports.start_correction(session, door, author_id=lead_of(door).id)
+    write(door, **findings, compensation_lines=[{"reason": "Coach off the road for an extra day",
+                                                 "amount": Decimal("300.00")}])
+    sign(door, correction, "Thanks for the compensation", 5)
+    reports.submit(session, door, correction, now=now)
+
+    # Waiting for the supervisor: rear pads for the squealing brakes (PRT-3) ...
+    squeal = jobs["Brakes squeal at low speed"]
+    requisitions.create(session, {"job_id": squeal.id, "lines": [
+        {"part_id": parts["BRK-PAD-R"].id, "quantity": 1, "reason": "Rear pads below the wear limit"}]},
+        actor=lead_of(squeal), now=now)
+    # ... and a repair outside warranty that needs a paid-service approval before any chargeable line (REP-6).
+    write(jobs["Headlamp loose after a pothole"], operating_hours=2400, mileage_km=61000,
+          within_warranty=False, warranty_reason="Damage from a pothole is not a quality fault",
+          disassembled_before=False, root_cause="Headlamp bracket cracked by an impact", responsibility="third_party")
+
+
+def _picture(kind: str) -> bytes:
+    """A PNG: a scribbled customer signature, or a photo-like picture of parts on a workbench."""
+    if kind == "signature":
+        image = Image.new("RGB", (360, 120), "white")
+        ImageDraw.Draw(image).line([(20, 80), (60, 30), (90, 90), (130, 40), (160, 85), (200, 35), (240, 80),
+                                    (300, 50), (340, 70)], fill="navy", width=4, joint="curve")
+    else:
+        image = Image.new("RGB", (640, 480), (120, 118, 110))
+        draw = ImageDraw.Draw(image)
+        draw.rounded_rectangle((80, 160, 290, 320), radius=24, fill=(60, 58, 55))
+        draw.rounded_rectangle((350, 160, 560, 320), radius=24, fill=(170, 40, 40))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def _station(session: Session, summary: DemoSummary, code: str, name: str, address: str, lat: float, lon: float
@@ -194,29 +310,40 @@ def _station(session: Session, summary: DemoSummary, code: str, name: str, addre
     return station
 
 
-def _user(session: Session, summary: DemoSummary, username: str, password: str, roles: list[str], full_name: str
-          ) -> None:
+def _user(session: Session, summary: DemoSummary, username: str, password: str, roles: list[str], full_name: str,
+          min_password_length: int, station_ids: list[int] | None = None) -> None:
     existing = find_user(session, username)
     summary.count("users", existing is None)
     if existing is None:
-        create_user(session, username=username, password=password, roles=list(roles), full_name=full_name)
+        user = create_user(session, username=username, password=password, roles=list(roles), full_name=full_name,
+                           min_password_length=min_password_length)
+        user.station_ids = station_ids or []
         summary.credentials.append((username, password, [str(r) for r in roles]))
     else:
         summary.credentials.append((username, "(unchanged)", existing.roles))
 
 
-def _technician(session: Session, summary: DemoSummary, number: int, station: Station) -> None:
+def _technician(session: Session, summary: DemoSummary, number: int, station: Station, min_password_length: int
+                ) -> None:
     username = f"tech{number:02d}"
     user = find_user(session, username)
     if user is None:
         full_name = f"{SURNAMES[number % len(SURNAMES)]} {GIVEN[(number * 7) % len(GIVEN)]}"
         user = create_user(session, username=username, password=TECHNICIAN_PASSWORD, roles=[Role.TECHNICIAN],
+                           min_password_length=min_password_length,
                            full_name=full_name, station_id=station.id)
     technician = session.scalar(select(Technician).where(Technician.user_id == user.id))
     summary.count("technicians", technician is None)
     if technician is None:
         technician = Technician(user_id=user.id, home_station_id=station.id, active=True, on_shift=number % 5 != 0)
         technician.skills = [SKILLS[number % len(SKILLS)], SKILLS[(number * 3) % len(SKILLS)]]
+        if technician.on_shift:
+            # Last seen out and about near the station; every seventh hours ago, so the map has stale positions.
+            fix = geodesic(kilometers=5 + number * 13 % 40).destination((station.latitude, station.longitude),
+                                                                         number * 47 % 360)
+            technician.last_latitude, technician.last_longitude = fix.latitude, fix.longitude
+            technician.last_position_at = clock_of(session).now() - timedelta(
+                minutes=300 if number % 7 == 0 else number * 3)
         session.add(technician)
         session.flush()
     if number == 1:

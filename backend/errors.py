@@ -17,6 +17,8 @@ class DomainError(Exception):
         if status is not None:
             self.status = status
         self.extra = extra
+        # Response headers that belong to this answer (WWW-Authenticate, Retry-After).
+        self.headers: dict[str, str] = {}
 
 
 class NotFound(DomainError):
@@ -43,11 +45,22 @@ class Forbidden(DomainError):
 
 
 class Unauthorized(DomainError):
-    """Authentication failed. `commit` asks the caller to keep what was written (a revocation)."""
+    """Authentication failed. `commit` asks the caller to keep what was written (a revocation, a failed sign-in's
+    count)."""
 
     status = 401
 
     def __init__(self, detail: str, *, error: str | None = None, commit: bool = False) -> None:
         super().__init__(None, detail)
-        self.error = error
         self.commit = commit
+        self.headers["WWW-Authenticate"] = 'Bearer realm="onsite"' + (f', error="{error}"' if error else "")
+
+
+class TooManyRequests(DomainError):
+    """Refused for a while (throttling); the client may try again after `retry_after` seconds."""
+
+    status = 429
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(None, detail)
+        self.headers["Retry-After"] = str(retry_after)

@@ -1,6 +1,6 @@
 """Imports every model so the metadata (for Alembic and tests) is complete."""
 
-from backend.accounts.models import RefreshToken, User, UserRole
+from backend.accounts.models import LoginThrottle, RefreshToken, User, UserRole
 from backend.audit.models import AuditEntry
 from backend.callbacks.models import Callback, CallbackAttempt
 from backend.customers.models import Customer, Unit
@@ -31,4 +31,6 @@ __all__ = ["AuditEntry", "Base", "Communication", "CompensationLine", "Customer"
            "FreightCharge", "Installation", "OldPartObligation", "Requisition", "RequisitionLine", "SupplierClaim",
            "WriteOff",
            # callbacks (issue 6)
-           "Callback", "CallbackAttempt"]
+           "Callback", "CallbackAttempt",
+           # sessions and sign-in throttling (issue 10)
+           "LoginThrottle"]

@@ -227,7 +227,7 @@ def time_dispatches(onsite: Onsite, rng: random.Random, request_ids: list[int], 
             set_audit_context(session, AuditContext(actor_user_id=None, actor_name="benchmark", action="benchmark"))
 
             def dispatch() -> None:
-                service.dispatch(session, ident, service.DispatchOrder(None, None, None), actor_id=None,
+                service.dispatch(session, ident, service.DispatchOrder(None, None, None), actor=None,
                                  now=datetime.now(UTC), travel_speed_kmh=settings.travel_speed_kmh,
                                  candidate_limit=DEFAULT_LIMIT)
                 session.commit()

@@ -5,13 +5,24 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTEST=(.venv/bin/python -m pytest -n 2 -p no:cacheprovider "$@")
+# The real-browser tests run once, on SQLite: they test the pages, which are the same on either database (the
+# Flask-client console tests cover PostgreSQL), and a browser per test is the slowest part of the suite.
+PYTEST_PG=("${PYTEST[@]}" -m "not browser")
+
+# The console's real-browser tests (marker `browser`) drive Debian's chromium; install it like PostgreSQL.
+if ! command -v chromium >/dev/null; then
+  echo "installing chromium (Debian package) ..."
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
 
 echo "=== SQLite ==="
 env -u ONSITE_TEST_DATABASE_URL "${PYTEST[@]}"
 
 echo "=== PostgreSQL ==="
 if [ -n "${ONSITE_TEST_DATABASE_URL:-}" ]; then
-  "${PYTEST[@]}"
+  "${PYTEST_PG[@]}"
   exit 0
 fi
 if ! command -v pg_virtualenv >/dev/null || ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
@@ -23,4 +34,4 @@ fi
 # pg_virtualenv exports PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE for a fresh cluster on loopback.
 pg_virtualenv -o "max_connections=200" bash -c '
   export ONSITE_TEST_DATABASE_URL="postgresql+psycopg://${PGUSER}:${PGPASSWORD}@127.0.0.1:${PGPORT}/${PGDATABASE}"
-  exec "$@"' _ "${PYTEST[@]}"
+  exec "$@"' _ "${PYTEST_PG[@]}"

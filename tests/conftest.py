@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,6 +52,19 @@ def database_url(tmp_path_factory: pytest.TempPathFactory, testrun_uid: str) -> 
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture(autouse=True)
+def no_dns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test asks a DNS server (webhook URLs are resolved, also the fuzz's made-up ones): numeric addresses
+    resolve, names do not. tests/test_webhook_ssrf.py answers the names it needs itself."""
+    resolve = socket.getaddrinfo
+
+    def numeric_only(host: Any, port: Any, family: int = 0, type: int = 0, proto: int = 0,  # noqa: A002
+                     flags: int = 0) -> Any:
+        return resolve(host, port, family, type, proto, flags | socket.AI_NUMERICHOST)
+
+    monkeypatch.setattr(socket, "getaddrinfo", numeric_only)
 
 
 @pytest.fixture
@@ -140,7 +154,9 @@ def make_user(app: Flask):  # type: ignore[no-untyped-def]
         session = app.extensions["onsite"].new_session(writer=True)
         try:
             user = create_user(session, username=username or f"user{next(_usernames)}", password=PASSWORD,
-                               roles=list(roles), **details)
+                               roles=list(roles),
+                               min_password_length=app.extensions["onsite"].settings.password_min_length,
+                               **details)
             session.commit()
             return user
         finally:

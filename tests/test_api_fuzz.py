@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import tempfile
 from collections.abc import Iterator
+from copy import deepcopy
+from datetime import datetime
 from pathlib import Path
+from random import Random
 from typing import Any
 
 import pytest
@@ -22,6 +26,7 @@ import schemathesis
 from flask import Flask
 from hypothesis import HealthCheck, settings
 from schemathesis import Case, CheckContext, Response
+from schemathesis.core import NOT_SET
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
@@ -29,7 +34,8 @@ from backend.accounts.models import ROLE_VALUES, User
 from backend.app import create_app
 from backend.clock import ManualClock
 from backend.config import Settings
-from backend.http.api import IDEMPOTENCY_HEADER
+from backend.fieldwork.service import SyncCursor, encode_cursor
+from backend.http.api import IDEMPOTENCY_HEADER, MAX_JSON_DEPTH
 from backend.http.problems import INVALID_INPUT_TYPE
 from tests import factories
 from tests.conftest import PASSWORD, START, Api, _empty_tables
@@ -47,21 +53,33 @@ CONFIG = schemathesis.Config.from_dict({
     # Schema-valid requests may still be refused for the data's state or a rule the spec cannot express: a
     # reference to no row or a stale If-Match (422, 412, 409). `valid_input_is_not_called_invalid` below keeps
     # what this check is for: a 422 saying the input itself is invalid means the spec promises too much.
-    "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "404", "409", "412", "422"]},
+    # 429: a sign-in repeated with wrong generated passwords is throttled, as documented.
+    "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "404", "409", "412", "422",
+                                                                  "429"]},
                # 428 Precondition Required (RFC 6585) is the precise, documented answer to a missing If-Match.
                "missing_required_header": {"expected-statuses": ["400", "401", "403", "406", "415", "422", "428"]}},
 })
 
 
-def _load_schema() -> Any:
+# The hostile-values test below builds on a few generated requests per operation: its classes of values, not
+# schemathesis' coverage of the spec (the test above), are the point.
+HOSTILE_CONFIG = schemathesis.Config.from_dict({
+    "seed": 20260302,
+    "generation": {"deterministic": True, "max-examples": 4, "database": "none", "with-security-parameters": False},
+    "phases": {"examples": {"enabled": False}, "coverage": {"enabled": False}},
+})
+
+
+def _load_schema(config: schemathesis.Config) -> Any:
     """The spec exactly as the app serves it. Building it needs no database; every request then goes to the
     test's own app (`app=` below), this one only tells schemathesis to talk WSGI."""
     with tempfile.TemporaryDirectory() as tmp:
         app = create_app(Settings(env="testing", database_url="sqlite://", instance_path=Path(tmp)))
-        return schemathesis.openapi.from_wsgi("/openapi.json", app, config=CONFIG)
+        return schemathesis.openapi.from_wsgi("/openapi.json", app, config=config)
 
 
-schema = _load_schema()
+schema = _load_schema(CONFIG)
+hostile_schema = _load_schema(HOSTILE_CONFIG)
 
 
 # --- checks beyond schemathesis' built-in ones -------------------------------------------------------------------
@@ -185,6 +203,131 @@ def _one_key_per_request(case: Case) -> None:
 def test_every_operation_honours_the_spec(case: Case, app, everyone: Api) -> None:
     _one_key_per_request(case)
     case.call_and_validate(app=app, headers={"Authorization": f"Bearer {everyone.token}"}, additional_checks=CHECKS)
+
+
+# --- hostile values (issue 10) -----------------------------------------------------------------------------------
+# The spec allows any string and any integer, and schemathesis rarely draws the values that broke the server: those
+# at the edges of what Python's parsers and the databases can hold. Each class below is applied to a generated
+# request of every operation. The answer must be a problem or a success, never a 5xx, and never come from the
+# last-resort handler (it logs an ERROR): that would mean the precise check for the input is missing.
+
+TEXT_IN_BODIES = ["\x00", "a\x00", "\ud800", "x\udfff", "\udbff\ud7ff"]  # NUL; unpaired high and low surrogates
+TEXT_IN_URLS = ["\x00", "a\x00"]  # a URL cannot carry a surrogate: werkzeug decodes invalid UTF-8 as U+FFFD
+EXTREME_TIMES = ["0001-01-01T00:00:00+01:00", "0001-01-01T23:58:59.999999+23:59", "9999-12-31T23:59:59-01:00",
+                 "9999-12-31T00:00:00-23:59", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999999+00:00"]
+HUGE_INTEGERS = [2**31, 2**53 + 1, 2**63, 2**64, -(2**63) - 1, 10**40]
+FOREIGN_DIGITS = ["٤", "４", "৪", "𝟒", "१२"]  # Arabic-Indic, fullwidth, Bengali, mathematical bold, Devanagari
+NESTING = [MAX_JSON_DEPTH + 1, 1_000, 100_000]
+
+
+def _replaced(value: Any, *, text: Any = None, integer: Any = None) -> Any:
+    """`value` (a JSON document or a dict of parameters) with each string and each integer passed through."""
+    if isinstance(value, dict):
+        return {key: _replaced(item, text=text, integer=integer) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_replaced(item, text=text, integer=integer) for item in value]
+    if isinstance(value, str) and text is not None:
+        return text(value)
+    if isinstance(value, int) and not isinstance(value, bool) and integer is not None:
+        return integer(value)
+    return value
+
+
+def _json_body(case: Case) -> bool:
+    return case.media_type == "application/json" and case.body is not NOT_SET
+
+
+def _hostile_text(case: Case, rnd: Random) -> None:
+    def spiked(choices: list[str]) -> Any:
+        def spike(text: str) -> str:
+            at = rnd.randint(0, len(text))
+            return text[:at] + rnd.choice(choices) + text[at:]
+        return spike
+
+    if _json_body(case):
+        case.body = _replaced(case.body, text=spiked(TEXT_IN_BODIES))
+    for part in ("query", "path_parameters", "headers"):
+        setattr(case, part, _replaced(getattr(case, part), text=spiked(TEXT_IN_URLS)))
+
+
+def _extreme_times(case: Case, rnd: Random) -> None:
+    def moment(text: str) -> str:
+        return rnd.choice(EXTREME_TIMES) if _TIMESTAMP.match(text) else text
+
+    if _json_body(case):
+        case.body = _replaced(case.body, text=moment)
+    query = dict(case.query or {})
+    for parameter in case.operation.query:
+        schema_ = parameter.definition.get("schema", {})
+        if schema_.get("format") == "date-time":
+            query[parameter.name] = rnd.choice(EXTREME_TIMES)
+        elif schema_.get("type") == "string" and "enum" not in schema_:
+            # An opaque token may carry a time too: the sync cursor does.
+            when = datetime.fromisoformat(rnd.choice(EXTREME_TIMES))
+            query[parameter.name] = encode_cursor(SyncCursor(when, 1))
+    case.query = query
+
+
+def _huge_integers(case: Case, rnd: Random) -> None:
+    def huge(_: int) -> int:
+        return rnd.choice(HUGE_INTEGERS)
+
+    if _json_body(case):
+        case.body = _replaced(case.body, integer=huge)
+    case.query = _replaced(case.query, integer=huge)
+    case.path_parameters = {name: rnd.choice(HUGE_INTEGERS) if _is_integer(case, name) else value
+                            for name, value in (case.path_parameters or {}).items()}
+
+
+def _foreign_digits(case: Case, rnd: Random) -> None:
+    case.path_parameters = {name: rnd.choice(FOREIGN_DIGITS) if _is_integer(case, name) else value
+                            for name, value in (case.path_parameters or {}).items()}
+
+
+def _is_integer(case: Case, path_parameter: str) -> bool:
+    return any(p.name == path_parameter and p.definition["schema"].get("type") == "integer"
+               for p in case.operation.path_parameters)
+
+
+def _deeply_nested(case: Case, rnd: Random) -> str | None:
+    """The body as JSON text with one value (or all of it) nested past the limit; None for other bodies."""
+    if not _json_body(case):
+        return None
+    depth = rnd.choice(NESTING)
+    deep = rnd.choice(["[" * depth + "]" * depth, '{"a":' * depth + "1" + "}" * depth])
+    if not isinstance(case.body, dict) or not case.body:
+        return deep
+    placeholder = "\x00deep\x00"
+    text = json.dumps({**case.body, rnd.choice(sorted(case.body)): placeholder})
+    return text.replace(json.dumps(placeholder), deep)
+
+
+@hostile_schema.parametrize()
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                 HealthCheck.filter_too_much, HealthCheck.data_too_large])
+def test_hostile_values_never_fail_the_server(case: Case, app, everyone: Api, caplog: pytest.LogCaptureFixture
+                                              ) -> None:
+    # Which hostile value each string or number gets follows from the generated request, so runs repeat exactly.
+    rnd = Random(repr((case.operation.label, case.path_parameters, case.query, case.headers, case.body)))
+    client = app.test_client()
+    generated = {part: deepcopy(getattr(case, part)) for part in ("body", "query", "path_parameters", "headers")}
+    for hostile in (_hostile_text, _extreme_times, _huge_integers, _foreign_digits, _deeply_nested):
+        for part, value in generated.items():
+            setattr(case, part, deepcopy(value))
+        raw_body = hostile(case, rnd)
+        request = case.as_transport_kwargs(headers={"Authorization": f"Bearer {everyone.token}"})
+        if raw_body is not None:
+            request.pop("json", None)
+            request["data"] = raw_body
+        caplog.clear()
+        response = client.open(**request)
+        label = f"{hostile.__name__} on {case.operation.label}: {response.status_code} {response.get_data()[:300]!r}"
+        assert response.status_code < 500, label
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR], label
+        if response.status_code >= 400:
+            assert response.mimetype == PROBLEM, label
+        if hostile is _foreign_digits and case.path_parameters != generated["path_parameters"]:
+            assert response.status_code == 404, label
 
 
 # --- the cases the issue names, spelled out ----------------------------------------------------------------------

@@ -5,7 +5,7 @@ import json
 
 import jwt
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, START
 
 PROBLEM = "application/problem+json"
 
@@ -117,3 +117,51 @@ def test_refresh_token_expires(client, make_user, clock):
 
 def test_unknown_refresh_token_is_401(client):
     assert client.post("/api/v1/auth/refresh", json={"refresh_token": "made-up"}).status_code == 401
+
+
+def test_token_responses_may_not_be_cached(client, make_user):
+    user = make_user("technician")
+    signed_in = _sign_in(client, user.username)
+    refreshed = client.post("/api/v1/auth/refresh", json={"refresh_token": signed_in.get_json()["refresh_token"]})
+    for response in (signed_in, refreshed):
+        assert response.status_code == 200
+        assert response.headers["Cache-Control"] == "no-store" and response.headers["Pragma"] == "no-cache"
+
+
+def _forged(settings, user, **claims):
+    """A token signed with the server's own secret (as a misconfigured or older server could have minted it)."""
+    now = int(START.timestamp())
+    body = {"sub": str(user.id), "sep": 0, "roles": user.roles, "iat": now, "exp": now + 15 * 60} | claims
+    return jwt.encode({k: v for k, v in body.items() if v is not None}, settings.secret_key, algorithm="HS256")
+
+
+def test_a_token_minted_for_longer_than_the_configured_lifetime_is_refused(client, make_user, settings):
+    user = make_user("agent")
+    now = int(START.timestamp())
+    fair = _forged(settings, user)
+    too_long = _forged(settings, user, exp=now + 15 * 60 + 1)
+    backdated = _forged(settings, user, iat=now - 24 * 3600, exp=now + 24 * 3600)
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {fair}"}).status_code == 200
+    for token in (too_long, backdated):
+        response = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401 and "longer than this server allows" in response.get_json()["detail"]
+
+
+def test_a_token_with_an_out_of_range_or_malformed_subject_is_401_never_500(client, make_user, settings):
+    user = make_user("agent")
+    subjects = [str(2**64 + user.id), str(2**31), "1" * 5000, "0", "-1", f"{user.id}.0", "\u0664", f" {user.id}",
+                user.id, None]
+    for subject in subjects:
+        token = _forged(settings, user, sub=subject)
+        response = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401, (subject, response.get_json())
+        assert response.mimetype == PROBLEM
+
+
+def test_a_token_with_malformed_times_or_epoch_is_401(client, make_user, settings):
+    user = make_user("agent")
+    now = int(START.timestamp())
+    for claims in ({"sep": None}, {"sep": "0"}, {"sep": True}, {"exp": float(now + 60)}, {"exp": str(now + 60)},
+                   {"exp": 10**400}):
+        response = client.get("/api/v1/me", headers={"Authorization": f"Bearer {_forged(settings, user, **claims)}"})
+        assert response.status_code == 401, (claims, response.get_json())

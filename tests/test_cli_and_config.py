@@ -1,5 +1,6 @@
 """The `onsite` command and configuration, as an operator uses them."""
 
+import secrets
 from pathlib import Path
 
 import pytest
@@ -85,7 +86,7 @@ def test_openapi_command_writes_the_spec(run, tmp_path):
 def test_production_refuses_the_default_secret(tmp_path):
     with pytest.raises(ConfigurationError, match="default ONSITE_SECRET_KEY"):
         Settings(env="production", secret_key=DEFAULT_SECRET_KEY, instance_path=tmp_path)
-    Settings(env="production", secret_key="x" * 40, instance_path=tmp_path)
+    Settings(env="production", secret_key=secrets.token_urlsafe(48), instance_path=tmp_path)
 
 
 def test_settings_come_from_onsite_environment_variables(tmp_path):

@@ -195,7 +195,7 @@ def test_duty_list_names_each_duty_and_its_schedule(database_url, tmp_path) -> N
     assert result.exit_code == 0, result.output
     lines = {line.split()[0]: line for line in result.output.splitlines()}
     assert set(lines) == {"sla-watch", "webhooks", "callbacks", "old-parts", "monthly-old-parts",
-                          "idempotency-keys"}
+                          "idempotency-keys", "login-throttle"}
     assert "interval[0:01:00]" in lines["sla-watch"]
 
 

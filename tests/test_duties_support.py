@@ -35,10 +35,11 @@ def quick_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    """Sign-ins outlive the days the clock is moved by; webhook retries are quick to count."""
+    """Sign-ins outlive the days the clock is moved by; webhook retries are quick to count; webhooks may reach the
+    test receiver, which listens on loopback (refused unless allowed, see tests/test_webhook_ssrf.py)."""
     return Settings(env="testing", database_url=database_url, instance_path=tmp_path / "instance",
                     access_token_minutes=400 * 24 * 60, webhook_max_attempts=3, webhook_retry_base_seconds=60,
-                    webhook_timeout_seconds=2)
+                    webhook_timeout_seconds=2, webhook_allowed_networks="127.0.0.1/32")
 
 
 @dataclass

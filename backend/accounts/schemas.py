@@ -27,12 +27,19 @@ class TokenResponseSchema(ma.Schema):
 
 class UserCreateSchema(ma.Schema):
     username = ma.fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_.\-@]{3,80}$"))
-    password = ma.fields.String(required=True, load_only=True, validate=validate.Length(min=8, max=200))
+    # The minimum length (ONSITE_PASSWORD_MIN_LENGTH) and the other rules are the service's, for every path alike.
+    password = ma.fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=200), metadata={
+        "description": "At least ONSITE_PASSWORD_MIN_LENGTH (default 8) characters; not the username, not one of "
+                       "the 10,000 most common passwords"})
     full_name = Name(120)
     email = ma.fields.Email(allow_none=True, validate=validate.Length(max=254))
     phone = Text(40, allow_none=True)
     roles = ma.fields.List(RoleField, required=True, validate=validate.Length(min=1, max=len(ROLE_VALUES)))
-    station_id = Id(allow_none=True)
+    station_id = Id(allow_none=True, metadata={
+        "description": "The station whose escalations and notifications the user receives"})
+    station_ids = ma.fields.List(Id(), validate=validate.Length(max=1000), metadata={
+        "description": "The stations the user acts for (SCP-1): with any, an office user sees and acts on those "
+                       "stations' requests, jobs, reports, parts, stock and KPIs only; empty: the whole company"})
 
 
 class UserUpdateSchema(UserCreateSchema):

@@ -26,7 +26,7 @@ class CustomerSchema(CustomerCreateSchema):
 
 
 class CustomerFilterSchema(ma.Schema):
-    q = Text(100, min_length=1, metadata={"description": "Text in name, contact person or address"})
+    q = Text(100, min_length=1, metadata={"description": "Text in name, contact person, address or a phone number"})
 
 
 class UnitCreateSchema(ma.Schema):

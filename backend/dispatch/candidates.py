@@ -68,9 +68,10 @@ class _Position:
     source: str
 
 
-def _criteria(required_skill: str | None) -> list[tuple[str, ColumnElement[bool]]]:
+def _criteria(required_skill: str | None, stations: frozenset[int] | None) -> list[tuple[str, ColumnElement[bool]]]:
     """DSP-6 as SQL, each condition with the words that explain its failure. The search ANDs them; an explicit
-    pick selects them one by one to say which failed, so the rule is written once."""
+    pick selects them one by one to say which failed, so the rule is written once. `stations`: the dispatcher's
+    (SCP-1), whose technicians they may send; None for the whole company."""
     criteria = [
         ("is not active", Technician.active.is_(True)),
         ("is not on shift", Technician.on_shift.is_(True)),
@@ -81,6 +82,8 @@ def _criteria(required_skill: str | None) -> list[tuple[str, ColumnElement[bool]
     if required_skill:
         criteria.append((f"lacks the required skill {required_skill!r}",
                          Technician.skill_rows.any(TechnicianSkill.skill == required_skill)))
+    if stations is not None:
+        criteria.append(("is not based at one of your stations", Technician.home_station_id.in_(sorted(stations))))
     return criteria
 
 
@@ -104,9 +107,9 @@ def _positions(session: Session, *conditions: ColumnElement[bool], fix_area: Col
 
 
 def find_candidates(session: Session, service_request: ServiceRequest, *, now: datetime, travel_speed_kmh: float,
-                    limit: int) -> list[Candidate]:
-    """The `limit` best eligible technicians, ranked (DSP-6)."""
-    eligible = and_(*(condition for _words, condition in _criteria(service_request.required_skill)))
+                    limit: int, stations: frozenset[int] | None = None) -> list[Candidate]:
+    """The `limit` best eligible technicians, ranked (DSP-6); only those based at `stations` when given (SCP-1)."""
+    eligible = and_(*(condition for _words, condition in _criteria(service_request.required_skill, stations)))
 
     def in_box(box: BoundingBox) -> list[_Position]:
         # Technicians without a fix are found through the stations in the box (their lat/lon index), then the
@@ -127,9 +130,9 @@ def find_candidates(session: Session, service_request: ServiceRequest, *, now: d
 
 
 def evaluate_crew(session: Session, service_request: ServiceRequest, technician_ids: Sequence[int], *,
-                  now: datetime, travel_speed_kmh: float) -> list[Candidate]:
+                  now: datetime, travel_speed_kmh: float, stations: frozenset[int] | None = None) -> list[Candidate]:
     """The dispatcher's own pick: every one must exist and be eligible (DSP-6); measured like a candidate."""
-    criteria = _criteria(service_request.required_skill)
+    criteria = _criteria(service_request.required_skill, stations)
     verdicts = {row[0]: row[1:] for row in session.execute(
         select(Technician.id, *(condition for _words, condition in criteria))
         .join(Station, Station.id == Technician.home_station_id)

@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, inspect, text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
-from sqlalchemy.orm.attributes import flag_modified
 
 from backend.audit.recorder import Audited
 from backend.customers.models import Customer, Unit
@@ -88,12 +87,10 @@ class ServiceRequest(Audited, Versioned, Base):
         return next((d for d in self.deadlines if d.kind == kind), None)
 
     def deadlines_changed(self) -> None:
-        """Deadlines are part of the request's representation: refresh the board's sort key and bump the
-        version (the ETag) even when no column of the request itself changed."""
+        """Refresh the board's sort key. (The version moves by itself: deadlines are rows the request owns, see
+        backend.db.)"""
         due = [d.due_at for d in self.deadlines if d.status == DeadlineStatus.OPEN]
         self.next_due_at = min(due) if due else None
-        if inspect(self).persistent:
-            flag_modified(self, "updated_at")
 
 
 class Deadline(Audited, Base):

@@ -9,15 +9,16 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, and_, insert, select, update
+from sqlalchemy import ColumnElement, Select, and_, insert, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.accounts.models import Role, User
+from backend.accounts.scope import in_scope, require_in_scope, stations_of, within_scope
 from backend.clock import ensure_utc
 from backend.config import Settings
 from backend.customers.models import Customer, Unit
-from backend.dispatch.candidates import evaluate_crew, find_candidates, on_site_due
+from backend.dispatch.candidates import Candidate, evaluate_crew, find_candidates, on_site_due
 from backend.dispatch.geo import Found, nearest
 from backend.dispatch.models import (JOB_ASSIGNED, Communication, Deadline, DispatchDecision, Job, JobTechnician,
                                      ServiceRequest, ServiceRequestCounter)
@@ -51,8 +52,18 @@ class CommunicationKind(StrEnum):
 DISPATCHABLE = (RequestStatus.REGISTERED, RequestStatus.ACCEPTED)
 # A missed deadline still has to be done (late): the customer still needs the reply, the contact, the visit.
 UNFULFILLED = (DeadlineStatus.OPEN, DeadlineStatus.MISSED)
-# Everyone in the office sees every job; a technician sees only the jobs they are on.
+# The office sees the jobs of its stations (all of them at head office, SCP-1); a technician only the jobs they are on.
 JOB_OFFICE_ROLES = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN})
+# Who may do what with the register, shared by every front end (the API's views and the console's pages).
+INTAKE = (Role.AGENT, Role.DISPATCHER)
+READERS = (Role.AGENT, Role.DISPATCHER, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN)
+CONTACT_LOGGERS = (Role.AGENT, Role.DISPATCHER, Role.SUPERVISOR, Role.MANAGER)
+# DSP-3: the service group (dispatchers and their supervisors) makes the written contact.
+SERVICE_GROUP = (Role.DISPATCHER, Role.SUPERVISOR)
+PLANNERS = (Role.DISPATCHER, Role.SUPERVISOR, Role.MANAGER)
+# The DSP-2 reply and dispatch itself (DSP-6..8) are the dispatcher's; INT-4 decisions and waivers the manager's.
+DISPATCHERS = (Role.DISPATCHER,)
+DECIDERS = (Role.MANAGER,)
 
 
 # --- intake ------------------------------------------------------------------------------------------------------
@@ -131,9 +142,10 @@ def _not_in_future(field: str, moment: datetime | None, now: datetime) -> dateti
     return ensure_utc(moment)
 
 
-def request_board(filters: dict[str, Any], now: datetime) -> Select[Any]:
-    """The dispatcher's board: requests filtered, the most urgent open deadline first, then the rest."""
-    stmt = select(ServiceRequest)
+def request_board(filters: dict[str, Any], now: datetime, user: User) -> Select[Any]:
+    """The dispatcher's board: the requests of the user's stations (SCP-1) filtered, the most urgent open deadline
+    first, then the rest."""
+    stmt = select(ServiceRequest).where(within_scope(ServiceRequest.nearest_station_id, user))
     for name, column in (("status", ServiceRequest.status), ("tier", ServiceRequest.tier),
                          ("station", ServiceRequest.nearest_station_id), ("customer_id", ServiceRequest.customer_id)):
         if name in filters:
@@ -147,6 +159,15 @@ def request_board(filters: dict[str, Any], now: datetime) -> Select[Any]:
     if "due_before" in filters:
         stmt = stmt.where(ServiceRequest.next_due_at < filters["due_before"])
     return stmt.order_by(ServiceRequest.next_due_at.asc().nulls_last(), ServiceRequest.id)
+
+
+def get_request(session: Session, service_request_id: int, user: User) -> ServiceRequest:
+    """A request, if it exists and belongs to one of the user's stations (SCP-1, DSP-4); otherwise 404."""
+    service_request = session.get(ServiceRequest, service_request_id)
+    if service_request is None:
+        raise NotFound("service request", service_request_id)
+    require_in_scope(service_request.nearest_station_id, user, "service request", service_request_id)
+    return service_request
 
 
 # --- the register's actions --------------------------------------------------------------------------------------
@@ -238,16 +259,20 @@ def communications(service_request_id: int) -> Select[Any]:
             .order_by(Communication.occurred_at, Communication.id))
 
 
-def waive_deadline(service_request: ServiceRequest, *, actor_id: int, kind: str, reason: str, now: datetime) -> None:
+def waive_deadline(session: Session, service_request: ServiceRequest, *, actor: User, kind: str, reason: str,
+                   now: datetime) -> None:
     """DSP-4: a manager may waive an open deadline, with a reason. A deadline already missed stays missed, so the
-    timeliness figures (DSP-5) cannot be cleaned up after the fact."""
+    timeliness figures (DSP-5) cannot be cleaned up after the fact. Not by anyone who worked on the request's jobs:
+    the waiver excuses their lateness (four eyes)."""
+    for job in session.scalars(select(Job).where(Job.service_request_id == service_request.id)):
+        check_may_decide(job, actor)
     deadline = service_request.deadline(kind)
     if deadline is None:
         raise DomainError("kind", f"request {service_request.number} has no {kind} deadline", status=409)
     current = effective_status(deadline.status, deadline.due_at, now)
     if current != DeadlineStatus.OPEN:
         raise Conflict(f"the {kind} deadline is already {current}; only an open deadline can be waived")
-    _waive(deadline, actor_id=actor_id, reason=reason, now=now)
+    _waive(deadline, actor_id=actor.id, reason=reason, now=now)
     service_request.deadlines_changed()
 
 
@@ -267,20 +292,27 @@ class DispatchOrder:
     reason: str | None
 
 
-def dispatch(session: Session, service_request_id: int, order: DispatchOrder, *, actor_id: int, now: datetime,
+def dispatch(session: Session, service_request_id: int, order: DispatchOrder, *, actor: User | None, now: datetime,
              travel_speed_kmh: float, candidate_limit: int) -> Job:
-    """DSP-6..8: creates the job, with its crew and lead, and records why it went to them."""
+    """DSP-6..8: creates the job, with its crew and lead, and records why it went to them. A dispatcher with
+    stations dispatches their stations' requests to technicians based there (SCP-1); `actor` None is the system
+    (demo data, benchmarks)."""
     # The row lock makes a second dispatcher of the same request wait here until the first commits, then see the
     # request in progress and get a 409. The unique index on live jobs per request is the backstop.
     service_request = session.scalar(select(ServiceRequest).where(ServiceRequest.id == service_request_id)
                                      .with_for_update().execution_options(populate_existing=True))
     if service_request is None:
         raise NotFound("service request", service_request_id)
+    stations = None
+    if actor is not None:
+        require_in_scope(service_request.nearest_station_id, actor, "service request", service_request_id)
+        stations = stations_of(actor)
+    actor_id = actor.id if actor is not None else None
     if service_request.status not in DISPATCHABLE:
         raise Conflict(f"request {service_request.number} is {service_request.status}; only a registered or "
                        "accepted request can be dispatched")
     ranking = find_candidates(session, service_request, now=now, travel_speed_kmh=travel_speed_kmh,
-                              limit=candidate_limit)
+                              limit=candidate_limit, stations=stations)
     suggested = ranking[0] if ranking else None
     if order.technician_ids is None:
         if suggested is None:
@@ -291,7 +323,8 @@ def dispatch(session: Session, service_request_id: int, order: DispatchOrder, *,
             raise DomainError("technician_ids", "names a technician more than once")
         ranked = {c.technician_id: c for c in ranking}
         crew = [ranked.get(m.technician_id, m) for m in evaluate_crew(
-            session, service_request, order.technician_ids, now=now, travel_speed_kmh=travel_speed_kmh)]
+            session, service_request, order.technician_ids, now=now, travel_speed_kmh=travel_speed_kmh,
+            stations=stations)]
     crew_ids = [member.technician_id for member in crew]
     overrode = suggested is not None and suggested.technician_id not in crew_ids
     if overrode and not order.reason:
@@ -314,6 +347,14 @@ def dispatch(session: Session, service_request_id: int, order: DispatchOrder, *,
     return job
 
 
+def candidates_for(session: Session, service_request_id: int, user: User, *, now: datetime,
+                   travel_speed_kmh: float, limit: int) -> tuple[ServiceRequest, list[Candidate]]:
+    """The request (within the user's stations) and who could take it: technicians based at those stations."""
+    service_request = get_request(session, service_request_id, user)
+    return service_request, find_candidates(session, service_request, now=now, travel_speed_kmh=travel_speed_kmh,
+                                            limit=limit, stations=stations_of(user))
+
+
 def _lead(crew_ids: list[int], lead_id: int | None) -> int:
     """rule DSP-7: a crew of two or more has exactly one lead, named by the dispatcher; one alone leads."""
     if lead_id is not None and lead_id not in crew_ids:
@@ -331,26 +372,80 @@ def _nobody_eligible(service_request: ServiceRequest) -> str:
             "at an active station that may receive work (DSP-6)")
 
 
-# --- who sees which job ------------------------------------------------------------------------------------------
+# --- who sees which job, and who may decide about it ------------------------------------------------------------
+
+def job_station(job: Job) -> int:
+    """A job belongs to its request's station (SCP-1)."""
+    return job.service_request.nearest_station_id
+
+
+def jobs_within_scope(user: User) -> ColumnElement[bool]:
+    """Jobs of the user's stations (SCP-1), as a condition on Job."""
+    if stations_of(user) is None:
+        return true()
+    return Job.service_request.has(within_scope(ServiceRequest.nearest_station_id, user))
+
+
+def of_jobs_within_scope(job_id_column: Any, user: User) -> ColumnElement[bool]:
+    """Rows of another table belonging to the jobs of the user's stations, by their job id column (SCP-1)."""
+    if stations_of(user) is None:
+        return true()
+    return job_id_column.in_(select(Job.id).where(jobs_within_scope(user)))
+
+
+def _on_crew(technician_id: int | None) -> ColumnElement[bool]:
+    return Job.crew.any(JobTechnician.technician_id == technician_id)
+
 
 def visible_jobs(session: Session, user: User, filters: dict[str, Any]) -> Select[Any]:
     stmt = select(Job)
-    if not user.has_any_role(JOB_OFFICE_ROLES):
-        own = user.technician_id
+    own = user.technician_id
+    if user.has_any_role(JOB_OFFICE_ROLES):
+        # An office user who also works in the field keeps seeing the jobs they are on, wherever they are.
+        theirs = jobs_within_scope(user)
+        stmt = stmt.where(or_(theirs, _on_crew(own)) if own is not None else theirs)
+    else:
         if "technician_id" in filters and filters["technician_id"] != own:
             raise Forbidden("a technician sees only their own jobs")
         filters = {**filters, "technician_id": own}
     if "technician_id" in filters:
-        stmt = stmt.where(Job.crew.any(JobTechnician.technician_id == filters["technician_id"]))
+        stmt = stmt.where(_on_crew(filters["technician_id"]))
     for name in ("status", "service_request_id"):
         if name in filters:
             stmt = stmt.where(getattr(Job, name) == filters[name])
     return stmt.order_by(Job.assigned_at.desc(), Job.id.desc())
 
 
+def is_on_crew(job: Job, user: User) -> bool:
+    return user.technician_id is not None and any(m.technician_id == user.technician_id for m in job.crew)
+
+
+def may_see_job(job: Job, user: User) -> bool:
+    if is_on_crew(job, user):
+        return True
+    return user.has_any_role(JOB_OFFICE_ROLES) and in_scope(job_station(job), user)
+
+
 def check_job_visible(session: Session, job: Job, user: User) -> None:
-    if user.has_any_role(JOB_OFFICE_ROLES):
-        return
-    own = user.technician_id
-    if own is None or own not in {member.technician_id for member in job.crew}:
-        raise Forbidden("a technician sees only their own jobs")
+    """A job the user may not see answers exactly like one that does not exist, so job ids cannot be probed."""
+    if not may_see_job(job, user):
+        raise NotFound("job", job.id)
+
+
+def get_visible_job(session: Session, job_id: int, user: User) -> Job:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFound("job", job_id)
+    check_job_visible(session, job, user)
+    return job
+
+
+def check_may_decide(job: Job, actor: User, what: str = "job", ident: object = None) -> None:
+    """The one gate before any approval or excuse concerning a job (report review REP-5, paid service REP-6,
+    requisitions PRT-3, old parts PRT-5/PRT-6, freight PRT-8, deadline waivers DSP-4): the job is within the actor's
+    stations (else 404, SCP-1), and the actor is not on its crew (four eyes: someone holding both the technician and
+    an approving role never decides about their own work or a crew mate's). The 404 names the object asked
+    about (`what`, `ident`), so it reads exactly like that object missing."""
+    require_in_scope(job_station(job), actor, what, job.id if ident is None else ident)
+    if is_on_crew(job, actor):
+        raise Forbidden(f"you are on the crew of job {job.id}; someone who is not must decide (four eyes)")

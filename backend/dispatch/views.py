@@ -9,7 +9,7 @@ from backend.accounts.models import Role
 from backend.callbacks.schemas import FollowUpSchema
 from backend.callbacks.service import set_follow_up
 from backend.dispatch import service
-from backend.dispatch.candidates import DEFAULT_LIMIT, find_candidates, on_site_due
+from backend.dispatch.candidates import DEFAULT_LIMIT, on_site_due
 from backend.dispatch.models import DispatchDecision, Job, ServiceRequest
 from backend.dispatch.schemas import (CandidateListSchema, CandidateQuerySchema, CommunicationCreateSchema,
                                       CommunicationSchema, DecisionSchema, DispatchDecisionSchema, DispatchSchema,
@@ -19,18 +19,16 @@ from backend.dispatch.schemas import (CandidateListSchema, CandidateQuerySchema,
 from backend.errors import NotFound
 from backend.http.api import ETAG_HEADER, Blueprint, require_if_match, tagged
 from backend.http.context import current_user, db, onsite
-from backend.http.crud import get_or_404, paginate
+from backend.http.crud import paginate
 
 requests_blp = Blueprint("service_requests", __name__, url_prefix="/api/v1/service-requests",
                          description="Service request register, SLA clocks and dispatch")
 jobs_blp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs", description="Jobs (field visits)")
 
-INTAKE = (Role.AGENT, Role.DISPATCHER)
-READERS = (Role.AGENT, Role.DISPATCHER, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN)
-CONTACT_LOGGERS = (Role.AGENT, Role.DISPATCHER, Role.SUPERVISOR, Role.MANAGER)
-# DSP-3: the service group (dispatchers and their supervisors) makes the written contact.
-SERVICE_GROUP = (Role.DISPATCHER, Role.SUPERVISOR)
-PLANNERS = (Role.DISPATCHER, Role.SUPERVISOR, Role.MANAGER)
+# The role tuples live in the service so the console admits exactly the same people.
+INTAKE, READERS, CONTACT_LOGGERS = service.INTAKE, service.READERS, service.CONTACT_LOGGERS
+SERVICE_GROUP, PLANNERS, DISPATCHERS, DECIDERS = (service.SERVICE_GROUP, service.PLANNERS, service.DISPATCHERS,
+                                                  service.DECIDERS)
 JOB_READERS = (Role.TECHNICIAN, *service.JOB_OFFICE_ROLES)
 ITEM = "/<id:service_request_id>"
 WITH_ETAG = {"headers": ETAG_HEADER}
@@ -38,7 +36,7 @@ CREATED = {"headers": {**ETAG_HEADER, "Location": {"schema": {"type": "string"},
 
 
 def _request(service_request_id: int) -> ServiceRequest:
-    return get_or_404(db(), ServiceRequest, service_request_id, "service request")
+    return service.get_request(db(), service_request_id, current_user())
 
 
 def _now() -> Any:
@@ -66,7 +64,7 @@ def create_service_request(data: dict[str, Any]) -> Any:
 @requests_blp.paginate()
 @requests_blp.doc(summary="The dispatcher's board: requests by their earliest open deadline")
 def list_service_requests(pagination_parameters: Any, **filters: Any) -> Any:
-    return paginate(db(), service.request_board(filters, _now()), pagination_parameters)
+    return paginate(db(), service.request_board(filters, _now(), current_user()), pagination_parameters)
 
 
 @requests_blp.route(ITEM, methods=["GET"])
@@ -79,7 +77,7 @@ def get_service_request(service_request_id: int) -> Any:
 
 
 @requests_blp.route(f"{ITEM}/decision", methods=["POST"])
-@requests_blp.access(Role.MANAGER)
+@requests_blp.access(*DECIDERS)
 @requests_blp.needs_if_match
 @requests_blp.write
 @requests_blp.arguments(DecisionSchema)
@@ -95,7 +93,7 @@ def post_decision(data: dict[str, Any], service_request_id: int) -> Any:
 
 
 @requests_blp.route(f"{ITEM}/replies", methods=["POST"])
-@requests_blp.access(Role.DISPATCHER)
+@requests_blp.access(*DISPATCHERS)
 @requests_blp.write
 @requests_blp.arguments(ReplySchema)
 @requests_blp.response(200, ServiceRequestSchema, **WITH_ETAG)
@@ -146,7 +144,7 @@ def list_communications(pagination_parameters: Any, service_request_id: int) -> 
 
 
 @requests_blp.route(f"{ITEM}/deadline-waivers", methods=["POST"])
-@requests_blp.access(Role.MANAGER)
+@requests_blp.access(*DECIDERS)
 @requests_blp.needs_if_match
 @requests_blp.write
 @requests_blp.arguments(WaiverSchema)
@@ -157,7 +155,7 @@ def list_communications(pagination_parameters: Any, service_request_id: int) -> 
 def post_deadline_waiver(data: dict[str, Any], service_request_id: int) -> Any:
     service_request = _request(service_request_id)
     require_if_match(service_request.version)
-    service.waive_deadline(service_request, actor_id=current_user().id, now=_now(), **data)
+    service.waive_deadline(db(), service_request, actor=current_user(), now=_now(), **data)
     return tagged(service_request)
 
 
@@ -183,16 +181,15 @@ def put_follow_up(data: dict[str, Any], service_request_id: int) -> Any:
 @requests_blp.alt_response(404, response="NOT_FOUND")
 @requests_blp.doc(summary="Eligible technicians, best first (DSP-6)")
 def get_candidates(query: dict[str, Any], service_request_id: int) -> Any:
-    service_request = _request(service_request_id)
     speed = onsite().settings.travel_speed_kmh
+    service_request, candidates = service.candidates_for(db(), service_request_id, current_user(), now=_now(),
+                                                         travel_speed_kmh=speed, limit=query["limit"])
     return {"service_request_id": service_request.id, "on_site_due_at": on_site_due(service_request),
-            "travel_speed_kmh": speed,
-            "candidates": find_candidates(db(), service_request, now=_now(), travel_speed_kmh=speed,
-                                          limit=query["limit"])}
+            "travel_speed_kmh": speed, "candidates": candidates}
 
 
 @requests_blp.route(f"{ITEM}/dispatch", methods=["POST"])
-@requests_blp.access(Role.DISPATCHER)
+@requests_blp.access(*DISPATCHERS)
 @requests_blp.write
 @requests_blp.arguments(DispatchSchema)
 @requests_blp.response(201, JobSchema, **CREATED)
@@ -201,7 +198,7 @@ def get_candidates(query: dict[str, Any], service_request_id: int) -> Any:
 @requests_blp.doc(summary="Create the job: the top candidate, or the crew and lead the dispatcher names "
                           "(DSP-6..8)")
 def post_dispatch(data: dict[str, Any], service_request_id: int) -> Any:
-    job = service.dispatch(db(), service_request_id, service.DispatchOrder(**data), actor_id=current_user().id,
+    job = service.dispatch(db(), service_request_id, service.DispatchOrder(**data), actor=current_user(),
                            now=_now(), travel_speed_kmh=onsite().settings.travel_speed_kmh,
                            candidate_limit=DEFAULT_LIMIT)
     return tagged(job, Location=url_for("jobs.get_job", job_id=job.id))
@@ -218,10 +215,8 @@ def list_jobs(pagination_parameters: Any, **filters: Any) -> Any:
 
 
 def visible_job(job_id: int) -> Job:
-    """The job, if the caller may see it: office roles see every job, a technician only those they are on."""
-    job = get_or_404(db(), Job, job_id, "job")
-    service.check_job_visible(db(), job, current_user())
-    return job
+    """The job, if the caller may see it: the office, its stations' jobs (SCP-1); a technician, those they are on."""
+    return service.get_visible_job(db(), job_id, current_user())
 
 
 @jobs_blp.route("/<id:job_id>", methods=["GET"])
@@ -240,6 +235,7 @@ def get_job(job_id: int) -> Any:
 @jobs_blp.alt_response(404, response="NOT_FOUND")
 @jobs_blp.doc(summary="Who assigned the job, to whom, and why: the candidates as they stood (DSP-8)")
 def get_dispatch_decision(job_id: int) -> Any:
+    visible_job(job_id)
     decision = db().scalar(select(DispatchDecision).where(DispatchDecision.job_id == job_id))
     if decision is None:
         raise NotFound("job", job_id)

@@ -36,6 +36,7 @@ class Duty:
 
 
 def registered() -> dict[str, Duty]:
+    from backend.accounts.service import purge_login_throttle
     from backend.duties.callbacks import callbacks
     from backend.duties.old_parts import mark_overdue, monthly_list
     from backend.duties.sla_watch import sla_watch
@@ -56,6 +57,8 @@ def registered() -> dict[str, Duty]:
              "Sends each station's supervisors and warehouse the received old parts awaiting disposition (PRT-7)"),
         Duty("idempotency-keys", purge_duty, CronTrigger(hour=3, minute=0, timezone=UTC),
              "Forgets Idempotency-Keys older than the retention (7 days by default)"),
+        Duty("login-throttle", purge_login_throttle, IntervalTrigger(hours=1, timezone=UTC),
+             "Forgets failed sign-in counts that have decayed and whose lock is over"),
     ]
     return {duty.name: duty for duty in duties}
 

@@ -14,6 +14,7 @@ from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from backend.accounts.models import Role, User
+from backend.clock import ensure_utc
 from backend.dispatch.models import Job, JobTechnician, ServiceRequest
 from backend.dispatch.service import UNFULFILLED, RequestStatus, fulfil_deadline
 from backend.dispatch.sla import DeadlineKind
@@ -27,6 +28,8 @@ from backend.reports.service import start_report
 
 # JOB-4 / DSP-9: a problem can be raised from the moment the job is taken until the work is reported done.
 ESCALATABLE = frozenset({JobStatus.ACCEPTED, JobStatus.EN_ROUTE, JobStatus.ON_SITE, JobStatus.WORK_DONE})
+# Who may cancel a job (with a reason), through the API or the console.
+CANCELLERS = (Role.DISPATCHER,)
 
 
 @dataclass(frozen=True)
@@ -152,11 +155,11 @@ def decode_cursor(text: str) -> SyncCursor:
     """A cursor this server handed out; anything else is a 422 naming `since`."""
     try:
         moment, job_id = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        updated_at = datetime.fromisoformat(moment)
-        if updated_at.tzinfo is None or not isinstance(job_id, int) or isinstance(job_id, bool) \
-                or not 0 <= job_id <= MAX_ID:
+        # Naive (ValueError) or with no UTC form (OverflowError, e.g. 0001-01-01T00:00+01:00): not one of ours.
+        updated_at = ensure_utc(datetime.fromisoformat(moment))
+        if not isinstance(job_id, int) or isinstance(job_id, bool) or not 0 <= job_id <= MAX_ID:
             raise ValueError(moment)
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as exc:
+    except (binascii.Error, ValueError, TypeError, OverflowError) as exc:
         raise DomainError("since", "not a cursor this server handed out; sync again without one",
                           location="query") from exc
     return SyncCursor(updated_at, job_id)

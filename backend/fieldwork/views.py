@@ -59,7 +59,7 @@ for _action, _schema, _roles, _summary in (
         ("arrive", ActionSchema, CREW, "Arrive on site, with the device's position (JOB-2); meets the on-site "
                                        "deadline if in time"),
         ("work-done", ActionSchema, CREW, "Report the work done (before the customer signs, REP-2)"),
-        ("cancel", ReasonedActionSchema, (Role.DISPATCHER,), "Cancel the job, with a reason (dispatcher); the "
+        ("cancel", ReasonedActionSchema, service.CANCELLERS, "Cancel the job, with a reason (dispatcher); the "
                                                              "request goes back to the board")):
     _action_view(_action, _schema, _roles, _summary)
 

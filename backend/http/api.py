@@ -18,15 +18,16 @@ from flask import Response, g, request
 from flask_smorest.pagination import PaginationMetadataSchema
 from flask_smorest.utils import deepupdate, prepare_response
 from sqlalchemy.exc import IntegrityError
-from webargs.flaskparser import FlaskParser
+from webargs.flaskparser import FlaskParser, abort
 from werkzeug.datastructures import CombinedMultiDict
 
 from backend import idempotency
 from backend.accounts.models import User
-from backend.accounts.service import decode_access_token
+from backend.accounts.service import decode_access_token, session_is_current
 from backend.audit.recorder import AuditContext, set_audit_context
 from backend.errors import DomainError, Forbidden, Unauthorized
 from backend.http.context import db, device_id, onsite, request_id
+from backend.http.fields import unstorable
 from backend.http.problems import LOCATIONS, PROBLEM_MEDIA_TYPE
 
 BEARER = [{"bearerAuth": []}]
@@ -59,6 +60,8 @@ class Api(flask_smorest.Api):
     def _register_responses(self) -> None:
         for name, status in _ERROR_RESPONSES.items():
             response = {"description": status, "schema": self.ERROR_SCHEMA}
+            if name in _ERROR_HEADERS:
+                response["headers"] = _ERROR_HEADERS[name]
             prepare_response(response, self.spec, PROBLEM_MEDIA_TYPE)
             self.spec.components.response(name, response, lazy=True)
 
@@ -82,7 +85,11 @@ _ERROR_RESPONSES = {
     "UNPROCESSABLE_ENTITY": "Invalid input; `errors` names the fields",
     "BAD_REQUEST": "Malformed request",
     "CONTENT_TOO_LARGE": "The body is larger than the server accepts",
+    "TOO_MANY_REQUESTS": "Too many attempts; try again after Retry-After seconds",
 }
+# Headers an error response always carries, by response name.
+_ERROR_HEADERS = {"TOO_MANY_REQUESTS": {"Retry-After": {"description": "Seconds to wait before trying again",
+                                                        "schema": {"type": "integer", "minimum": 1}}}}
 _IDEMPOTENCY_KEY_PATTERN = r"^[!-~]([ -~]*[!-~])?$"
 # Where flask-smorest arguments come from the request body.
 _BODY_LOCATIONS = frozenset({"json", "form", "files", "multipart"})
@@ -111,10 +118,13 @@ def authenticate_request() -> User:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("an access token is required (Authorization: Bearer <token>)")
     app = onsite()
-    user_id = decode_access_token(token.strip(), app.settings.secret_key, app.clock.now())
-    user = db().get(User, user_id)
+    claims = decode_access_token(token.strip(), app.token_policy, app.clock.now())
+    user = db().get(User, claims.user_id)
     if user is None or not user.active:
         raise Unauthorized("account is disabled or gone", error="invalid_token")
+    if not session_is_current(user, claims.session_epoch):
+        raise Unauthorized("session ended (password changed or signed out everywhere); sign in again",
+                           error="invalid_token")
     return user
 
 
@@ -124,16 +134,31 @@ def _set_audit_actor(user_id: int | None, name: str) -> None:
                                          device_id=device_id(), action=f"{request.method} {rule}"))
 
 
-def _nul_field(value: Any, path: tuple[str, ...] = ()) -> str | None:
-    """The dotted path of the first string inside `value` holding a NUL character, if any."""
+def _unstorable_field(value: Any, path: tuple[str, ...] = ()) -> tuple[str, str] | None:
+    """The dotted path of the first key or string inside `value` that no database can keep as text, and why."""
     if isinstance(value, str):
-        return ".".join(path) if path and "\x00" in value else None
+        reason = unstorable(value)
+        return None if reason is None or not path else (".".join(path), reason)
     items = value.items() if isinstance(value, Mapping) else enumerate(value) if isinstance(value, list) else ()
     for key, item in items:
-        found = _nul_field(item, (*path, str(key)))
+        found = _unstorable_field(str(key), (*path, str(key))) or _unstorable_field(item, (*path, str(key)))
         if found is not None:
             return found
     return None
+
+
+# Far deeper than any schema here. Python's JSON parser, marshmallow and the checks above recurse, so a body nested
+# a thousand deep would exhaust the stack.
+MAX_JSON_DEPTH = 32
+
+
+def _nesting(value: Any) -> int:
+    """How deeply arrays and objects nest in `value` (a scalar is 0), found level by level, without recursion."""
+    depth, level = 0, [value]
+    while containers := [item for item in level if isinstance(item, (dict, list))]:
+        depth += 1
+        level = [child for item in containers for child in (item.values() if isinstance(item, dict) else item)]
+    return depth
 
 
 class _ArgumentsParser(FlaskParser):
@@ -144,12 +169,35 @@ class _ArgumentsParser(FlaskParser):
     def load_multipart(self, req: Any, schema: ma.Schema) -> Any:
         return self._makeproxy(CombinedMultiDict([req.form, req.files]), schema)
 
+    def load_json(self, req: Any, schema: ma.Schema) -> Any:
+        """webargs' (malformed JSON is a 400), also refusing bodies nested too deeply and numbers too long to read
+        (Python converts at most 4,300 digits), which the JSON parser reports with other exceptions."""
+        too_deep = f"Invalid JSON body: nested more than {MAX_JSON_DEPTH} levels deep."
+        try:
+            data = super().load_json(req, schema)
+        except RecursionError:
+            abort(400, messages={"json": [too_deep]})
+        except ValueError:  # JSONDecodeError, also a ValueError, is handled by webargs
+            abort(400, messages={"json": ["Invalid JSON body: a number has too many digits."]})
+        if _nesting(data) > MAX_JSON_DEPTH:
+            abort(400, messages={"json": [too_deep]})
+        return data
+
+    def parse(self, argmap: Any, req: Any = None, *, location: str | None = None, **kwargs: Any) -> Any:
+        try:
+            return super().parse(argmap, req, location=location, **kwargs)
+        except DomainError as error:
+            # A field's own rule (a Timestamp with no UTC form) cannot know where the field was sent.
+            location = location or self.location
+            error.location = LOCATIONS.get(location, location)
+            raise
+
     def pre_load(self, location_data: Any, *, schema: ma.Schema, req: Any, location: str) -> Any:
-        # JSON strings may hold NUL, so the spec allows it, but PostgreSQL cannot store it in text and would
-        # fail the request with a 500 (SQLite would keep it silently).
-        field = _nul_field(location_data)
-        if field is not None:
-            raise DomainError(field, "must not contain NUL characters", location=LOCATIONS.get(location, location))
+        # Every location: the spec allows any string, but a NUL or an unpaired surrogate would fail the request
+        # with a 500 where it is stored, hashed or encoded, instead of a 422 naming the field.
+        found = _unstorable_field(location_data)
+        if found is not None:
+            raise DomainError(*found, location=LOCATIONS.get(location, location))
         return location_data
 
 
@@ -222,12 +270,14 @@ class Blueprint(flask_smorest.Blueprint):
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             session = db()
             key = request.headers.get(IDEMPOTENCY_HEADER)
+            # Checked on every write, anonymous ones too, as documented (only signed-in writes are replayed).
+            if key is not None and (len(key) > idempotency.MAX_KEY_LENGTH
+                                    or not re.fullmatch(_IDEMPOTENCY_KEY_PATTERN, key)):
+                raise DomainError(IDEMPOTENCY_HEADER, f"must be 1 to {idempotency.MAX_KEY_LENGTH} visible ASCII "
+                                  "characters (inner spaces allowed), e.g. a UUID", location="header")
             user = g.get("user")
             if key is None or user is None:
                 return _commit_or_rollback(session, lambda: func(*args, **kwargs))
-            if len(key) > idempotency.MAX_KEY_LENGTH or not re.fullmatch(_IDEMPOTENCY_KEY_PATTERN, key):
-                raise DomainError(IDEMPOTENCY_HEADER, f"must be 1 to {idempotency.MAX_KEY_LENGTH} visible ASCII "
-                                  "characters (inner spaces allowed), e.g. a UUID", location="header")
             print_ = idempotency.fingerprint(request.method, request.full_path, request.get_data())
             stored = idempotency.lookup(session, user.id, key)
             if stored is None:
@@ -298,7 +348,11 @@ def tagged(resource: Any, **headers: str) -> tuple[Any, dict[str, str]]:
 
 def require_if_match(current_version: int) -> None:
     """Updates must name the version they were based on, so a stale write is refused, never applied."""
-    supplied = request.headers.get("If-Match")
+    check_if_match(request.headers.get("If-Match"), current_version)
+
+
+def check_if_match(supplied: str | None, current_version: int) -> None:
+    """require_if_match's judgement of a supplied tag; the console passes the version its form was rendered with."""
     if supplied is None:
         raise DomainError("If-Match", "send the ETag you read in If-Match", status=428, location="header")
     if len(supplied) > _IF_MATCH_MAX_LENGTH or not re.fullmatch(_IF_MATCH_PATTERN, supplied):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 from functools import cached_property
 
 from flask import current_app, g, request
@@ -33,9 +32,7 @@ class Onsite:
 
     @property
     def token_policy(self) -> TokenPolicy:
-        return TokenPolicy(secret_key=self.settings.secret_key,
-                           access_lifetime=timedelta(minutes=self.settings.access_token_minutes),
-                           refresh_lifetime=timedelta(days=self.settings.refresh_token_days))
+        return TokenPolicy.from_settings(self.settings)
 
     @cached_property
     def signer(self) -> ReportSigner:

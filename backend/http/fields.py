@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from decimal import Decimal
 
 from collections.abc import Iterable
@@ -10,13 +11,31 @@ from collections.abc import Iterable
 import marshmallow as ma
 from marshmallow import validate
 from werkzeug.exceptions import NotFound
-from werkzeug.routing import IntegerConverter, ValidationError
+from werkzeug.routing import IntegerConverter, UnicodeConverter, ValidationError
+
+from backend.clock import ensure_utc
+from backend.errors import DomainError
 
 MAX_ID = 2**31 - 1  # ids are 32-bit on PostgreSQL; larger path ids are a 404, never a database error
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def unstorable(text: str) -> str | None:
+    """Why `text` cannot be kept as database text, if it cannot: PostgreSQL refuses NUL (SQLite would keep it
+    silently), and an unpaired surrogate, which JSON's \\u escapes can spell, is no character at all, so it has
+    no UTF-8 form to store, hash or log."""
+    if "\x00" in text:
+        return "must not contain NUL characters"
+    if _SURROGATE.search(text):
+        return "must be valid Unicode (it holds an unpaired surrogate)"
+    return None
 
 
 class IdConverter(IntegerConverter):
     """`<id:name>` in a route: a positive 32-bit integer."""
+
+    # ASCII digits only: werkzeug's \d also takes other scripts' digits, so /jobs/٤ would be job 4.
+    regex = "[0-9]+"
 
     def __init__(self, url_map: object, *args: object, **kwargs: object) -> None:
         super().__init__(url_map, min=1, max=MAX_ID)
@@ -28,6 +47,17 @@ class IdConverter(IntegerConverter):
             # No row has such an id. Saying so here, instead of letting the router try the path's other rules,
             # keeps PATCH or DELETE of it a 404: werkzeug would answer 405 because the GET rule's method differs.
             raise NotFound(f"no resource has the id {value}; ids are 1 to {MAX_ID}") from None
+
+
+class TextConverter(UnicodeConverter):
+    """`<name>` in a route (werkzeug's default converter): one path segment that names nothing when no database
+    could store it, so it is a 404 instead of a database error."""
+
+    def to_python(self, value: str) -> str:
+        reason = unstorable(value)
+        if reason is not None:
+            raise NotFound(f"no resource has this name: it {reason}")
+        return value
 
 
 def Id(*, in_query: bool = False, **kwargs: object) -> ma.fields.Integer:
@@ -56,9 +86,23 @@ def Longitude(**kwargs: object) -> ma.fields.Float:
     return ma.fields.Float(allow_nan=False, validate=validate.Range(min=-180, max=180), **kwargs)
 
 
+class _Timestamp(ma.fields.AwareDateTime):
+    def _deserialize(self, value: object, attr: str | None, data: object, **kwargs: object) -> datetime:
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            # Times are compared and stored in UTC; 0001-01-01T00:00+01:00 has no UTC form in Python.
+            ensure_utc(moment)
+        except OverflowError:
+            # Valid RFC 3339, which the spec cannot bound: refused by a rule (the generic 422), not as invalid
+            # input. The parser fills in where the field was sent.
+            raise DomainError(self.data_key or self.name,
+                              "must be between 0001-01-01 and 9999-12-31 once converted to UTC") from None
+        return moment
+
+
 def Timestamp(**kwargs: object) -> ma.fields.AwareDateTime:
     """ISO 8601 with an offset; input without one is refused rather than guessed."""
-    return ma.fields.AwareDateTime(format="iso", default_timezone=None, **kwargs)
+    return _Timestamp(format="iso", default_timezone=None, **kwargs)
 
 
 def Text(max_length: int, *, min_length: int = 0, **kwargs: object) -> ma.fields.String:

@@ -7,11 +7,11 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, json
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, StatementError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
-from backend.errors import DomainError, Unauthorized
+from backend.errors import DomainError
 from backend.http.context import request_id
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -94,11 +94,7 @@ def _http_exception(error: HTTPException) -> Response:
 def _domain_error(error: DomainError) -> Response:
     errors = [{"field": error.field, "in": error.location, "pointer": f"#/{error.field.replace('.', '/')}",
                "detail": error.detail}] if error.field else None
-    headers = {}
-    if isinstance(error, Unauthorized):
-        challenge = 'Bearer realm="onsite"' + (f', error="{error.error}"' if error.error else "")
-        headers["WWW-Authenticate"] = challenge
-    return problem(error.status, error.detail, errors=errors, headers=headers, **error.extra)
+    return problem(error.status, error.detail, errors=errors, headers=error.headers, **error.extra)
 
 
 def _integrity_error(error: IntegrityError) -> Response:
@@ -116,6 +112,22 @@ def _operational(error: OperationalError) -> Response:
     return _unexpected(error)
 
 
+# What an input the precise checks missed raises deep down: a time with no UTC form, a number with no machine form,
+# text with no UTF-8 form or that the database refuses (DataError: NUL, out of range), nesting that exhausts the
+# stack. Those checks are the fix; this keeps a miss a 400 instead of a 500.
+_INPUT_ERRORS = (OverflowError, RecursionError, ValueError, DataError)  # ValueError includes UnicodeError
+
+
+def _unprocessable_input(error: Exception) -> Response:
+    cause = error.orig if isinstance(error, StatementError) and not isinstance(error, DataError) else error
+    if not isinstance(cause, _INPUT_ERRORS):
+        return _unexpected(error)
+    # Logged in full all the same: it means a check is missing where the value came in.
+    log.error("%s from input that no check refused", type(error).__name__, exc_info=error)
+    return problem(400, "the request holds a value the server cannot process: out of range, not valid Unicode, "
+                        "or nested too deeply")
+
+
 def _unexpected(error: Exception) -> Response:
     log.exception("unhandled error", exc_info=error)
     return problem(500, "an unexpected error occurred; it has been logged with this request_id")
@@ -127,4 +139,6 @@ def register_problem_handlers(app: Flask) -> None:
     app.register_error_handler(IntegrityError, _integrity_error)
     app.register_error_handler(StaleDataError, _stale)
     app.register_error_handler(OperationalError, _operational)
+    for error_class in (*_INPUT_ERRORS, StatementError):
+        app.register_error_handler(error_class, _unprocessable_input)
     app.register_error_handler(Exception, _unexpected)

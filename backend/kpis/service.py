@@ -20,7 +20,9 @@ What counts, where the rules leave it open:
 - old parts outstanding and overdue (PRT-5): as of now, whatever the period.
 - jobs and parts per technician: jobs done in the period, and the part quantities on their signed reports, ÷ the
   lead technicians who did them (grouped by technician: each one's own figures).
-A job counts for its lead technician (DSP-7) and a request for its nearest station (frozen at intake, DSP-4).
+A job counts for its lead technician (DSP-7) and a request for its nearest station (frozen at intake, DSP-4). A user
+with stations sees the figures of those stations only (SCP-1): every query is narrowed by the request's station
+(the old part's, for old parts).
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import Boolean
 
+from backend.accounts.models import User
+from backend.accounts.scope import stations_of, within_stations
 from backend.callbacks.models import Callback, CallbackAttempt, CallbackKind, CallbackStatus
 from backend.config import Settings
 from backend.dispatch.models import Deadline, Job, JobTechnician, ServiceRequest
@@ -141,6 +145,10 @@ class Query:
     group_by: GroupBy | None
     now: datetime
     settings: Settings
+    stations: frozenset[int] | None = None  # SCP-1: None is the whole company
+
+    def in_scope(self, station_column: Any) -> ColumnElement[bool]:
+        return within_stations(station_column, self.stations)
 
     def group(self, *, station: Any, technician: Any, month_of: Any) -> ColumnElement[Any]:
         if self.group_by is None:
@@ -169,8 +177,9 @@ def _of_jobs(q: Query, month_of: Any, *columns: Any, request: bool = False, lead
     join costs seconds."""
     grp = q.group(station=ServiceRequest.nearest_station_id, technician=LEAD.technician_id, month_of=month_of)
     stmt = select(grp, *columns).select_from(Job)
-    if request or q.group_by == GroupBy.STATION:
-        stmt = stmt.join(ServiceRequest, ServiceRequest.id == Job.service_request_id)
+    if request or q.group_by == GroupBy.STATION or q.stations is not None:
+        stmt = (stmt.join(ServiceRequest, ServiceRequest.id == Job.service_request_id)
+                .where(q.in_scope(ServiceRequest.nearest_station_id)))
     if lead or q.group_by == GroupBy.TECHNICIAN:
         stmt = stmt.outerjoin(LEAD, and_(LEAD.job_id == Job.id, LEAD.is_lead))
     return stmt
@@ -185,7 +194,7 @@ def _jobs_done(q: Query, *columns: Any, request: bool = False, lead: bool = Fals
 def _of_requests(q: Query, month_of: Any, *columns: Any) -> Select[Any]:
     """From requests; grouped by technician, through their live job's lead (if they have one yet)."""
     grp = q.group(station=ServiceRequest.nearest_station_id, technician=LEAD.technician_id, month_of=month_of)
-    stmt = select(grp, *columns).select_from(ServiceRequest)
+    stmt = select(grp, *columns).select_from(ServiceRequest).where(q.in_scope(ServiceRequest.nearest_station_id))
     if q.group_by == GroupBy.TECHNICIAN:
         stmt = (stmt.outerjoin(LIVE_JOB, and_(LIVE_JOB.service_request_id == ServiceRequest.id,
                                               LIVE_JOB.status.not_in(("declined", "cancelled"))))
@@ -271,7 +280,8 @@ def old_parts(q: Query) -> list[Row]:
     grp = q.group(station=OldPartObligation.station_id, technician=OldPartObligation.technician_id,
                   month_of=OldPartObligation.due_at)
     stmt = (select(grp, func.count(), _count_if(OldPartObligation.due_at < q.now))
-            .where(OldPartObligation.status == ObligationStatus.OUTSTANDING))
+            .where(OldPartObligation.status == ObligationStatus.OUTSTANDING,
+                   q.in_scope(OldPartObligation.station_id)))
     rows = []
     for grp, outstanding, overdue in q.run(stmt):
         rows += [Row("old_parts_outstanding", _label(grp), outstanding),
@@ -304,6 +314,6 @@ KPIS: dict[str, Callable[[Query], list[Row]]] = {
 
 
 def compute(session: Session, *, start: datetime, end: datetime, group_by: GroupBy | None, now: datetime,
-            settings: Settings) -> list[Row]:
-    q = Query(session, start, end, group_by, now, settings)
+            settings: Settings, user: User) -> list[Row]:
+    q = Query(session, start, end, group_by, now, settings, stations_of(user))
     return [row for kpi in KPIS.values() for row in kpi(q)]

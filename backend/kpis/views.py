@@ -9,7 +9,7 @@ from flask import Response, request
 from backend.accounts.models import Role
 from backend.errors import DomainError
 from backend.http.api import Blueprint
-from backend.http.context import db, onsite
+from backend.http.context import current_user, db, onsite
 from backend.kpis import service
 from backend.kpis.schemas import COLUMNS, KpiQuerySchema, KpiRowSchema, KpiTableSchema
 
@@ -29,7 +29,7 @@ def get_kpis(query: dict[str, Any]) -> Any:
         raise DomainError("to", "must be after `from`", location="query")
     now = onsite().clock.now()
     rows = service.compute(db(), start=query["start"], end=query["end"], group_by=query["group_by"], now=now,
-                           settings=onsite().settings)
+                           settings=onsite().settings, user=current_user())
     if request.accept_mimetypes.best_match(["application/json", CSV]) == CSV:
         return _csv(rows)
     return {**query, "as_of": now, "rows": rows}

@@ -30,7 +30,10 @@ class FileMediaStore:
         path = self._path(sha256)
         if path.exists():
             return sha256
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # Owner-only folders, and mkstemp's owner-only files: signatures and photos are customers' personal data.
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for folder in (path.parent.parent, path.parent):
+            folder.mkdir(mode=0o700, exist_ok=True)
         # Write to a temporary file and rename, so a reader never sees half a file.
         fd, tmp = tempfile.mkstemp(dir=path.parent)
         with os.fdopen(fd, "wb") as handle:

@@ -55,9 +55,11 @@ def notify(session: Session, notices: Sequence[Notice], now: datetime) -> list[N
 
 def _visible_to(user: User) -> ColumnElement[bool]:
     """Addressed to the user, or to one of their roles. A station-scoped notification goes to the role holders of
-    that station; people with no station (head office) see every station's."""
-    at_their_station = true() if user.station_id is None else or_(Notification.station_id.is_(None),
-                                                                  Notification.station_id == user.station_id)
+    that station (their own `station_id`, or any of the stations they act for, SCP-1); people with neither (head
+    office) see every station's."""
+    stations = {*user.station_ids, user.station_id} - {None}
+    at_their_station = true() if not stations else or_(Notification.station_id.is_(None),
+                                                       Notification.station_id.in_(sorted(stations)))
     return or_(Notification.recipient_user_id == user.id,
                and_(Notification.recipient_role.in_(user.roles), at_their_station))
 

@@ -7,17 +7,21 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from backend.accounts.models import Role, User
+from backend.accounts.scope import in_scope, stations_of, within_scope
+from backend.dispatch.models import Job
+from backend.dispatch.service import check_may_decide, job_station, of_jobs_within_scope
 from backend.errors import Conflict, DomainError, Forbidden, NotFound
 from backend.parts.models import (ClaimStatus, Disposition, FreightCharge, FreightStatus, OldPartObligation,
                                   Requisition, SupplierClaim)
 from backend.parts.old_parts import locked, require_awaiting_disposition
 
-# Who sees every freight record; a technician sees the ones they handled.
+# Who sees every freight record (of their stations, SCP-1); a technician sees the ones they handled.
 ALL_FREIGHT = frozenset({Role.SUPERVISOR, Role.WAREHOUSE, Role.MANAGER, Role.ADMIN})
+_WAREHOUSE = frozenset({Role.WAREHOUSE})
 
 
 def _check_positive(amount: Decimal, field: str) -> None:
@@ -110,10 +114,12 @@ def settle_claim(session: Session, claim_id: int, data: dict[str, Any], *, actor
 def record_freight(session: Session, data: dict[str, Any], *, actor: User, now: datetime) -> FreightCharge:
     """rule PRT-8: the handler records what mailing warranty parts cost; a supervisor approves the write-off."""
     _check_positive(data["amount"], "amount")
-    if data.get("requisition_id") is not None and session.get(Requisition, data["requisition_id"]) is None:
-        raise DomainError("requisition_id", f"no requisition with id {data['requisition_id']}")
+    requisition_id = data.get("requisition_id")
+    if requisition_id is not None and session.scalar(
+            _chargeable_requisitions(actor).where(Requisition.id == requisition_id)) is None:
+        raise DomainError("requisition_id", f"no requisition with id {requisition_id}")
     old_part_ids = sorted(set(data["old_part_ids"]))
-    found = set(session.scalars(select(OldPartObligation.id).where(OldPartObligation.id.in_(old_part_ids))))
+    found = set(session.scalars(_chargeable_old_parts(actor).where(OldPartObligation.id.in_(old_part_ids))))
     missing = [str(i) for i in old_part_ids if i not in found]
     if missing:
         raise DomainError("old_part_ids", f"no old part with id {', '.join(missing)}")
@@ -127,10 +133,41 @@ def record_freight(session: Session, data: dict[str, Any], *, actor: User, now: 
     return charge
 
 
+def _chargeable_requisitions(actor: User) -> Select[Any]:
+    """What the handler may charge freight on: a technician, their own records only; the warehouse, those of its
+    stations (SCP-1). Anything else answers as if it did not exist, so ids cannot be probed."""
+    stmt = select(Requisition.id)
+    if not actor.has_any_role(_WAREHOUSE):
+        return stmt.where(Requisition.technician_id == actor.technician_id)
+    return stmt.where(of_jobs_within_scope(Requisition.job_id, actor))
+
+
+def _chargeable_old_parts(actor: User) -> Select[Any]:
+    stmt = select(OldPartObligation.id)
+    if not actor.has_any_role(_WAREHOUSE):
+        return stmt.where(OldPartObligation.technician_id == actor.technician_id)
+    return stmt.where(within_scope(OldPartObligation.station_id, actor))
+
+
+def _jobs_of(session: Session, charge: FreightCharge) -> list[Job]:
+    """The jobs the shipment was for: its requisition's and its old parts'."""
+    job_ids = set(session.scalars(select(OldPartObligation.job_id)
+                                  .where(OldPartObligation.id.in_(charge.old_part_ids))))
+    if charge.requisition_id is not None:
+        job_ids.add(session.get_one(Requisition, charge.requisition_id).job_id)
+    return list(session.scalars(select(Job).where(Job.id.in_(job_ids)).order_by(Job.id)))
+
+
 def visible_freight(user: User, filters: dict[str, Any]) -> Select[Any]:
+    """A technician sees what they handled; the office, the charges of its stations (SCP-1) by their requisition.
+    Old parts are a JSON list, which SQL cannot filter portably: get_freight and decide_freight check them."""
     stmt = select(FreightCharge)
     if not user.has_any_role(ALL_FREIGHT):
         stmt = stmt.where(FreightCharge.handler_user_id == user.id)
+    elif stations_of(user) is not None:
+        scoped = select(Requisition.id).where(of_jobs_within_scope(Requisition.job_id, user))
+        stmt = stmt.where(or_(FreightCharge.handler_user_id == user.id, FreightCharge.requisition_id.is_(None),
+                              FreightCharge.requisition_id.in_(scoped)))
     if "status" in filters:
         stmt = stmt.where(FreightCharge.status == filters["status"])
     return stmt.order_by(FreightCharge.id.desc())
@@ -138,7 +175,8 @@ def visible_freight(user: User, filters: dict[str, Any]) -> Select[Any]:
 
 def get_freight(session: Session, charge_id: int, user: User) -> FreightCharge:
     charge = session.scalar(visible_freight(user, {}).where(FreightCharge.id == charge_id))
-    if charge is None:
+    if charge is None or (charge.handler_user_id != user.id and not all(
+            in_scope(job_station(job), user) for job in _jobs_of(session, charge))):
         raise NotFound("freight charge", charge_id)
     return charge
 
@@ -151,6 +189,8 @@ def decide_freight(session: Session, charge_id: int, *, approve: bool, reason: s
         raise NotFound("freight charge", charge_id)
     if charge.status != FreightStatus.PENDING:
         raise Conflict(f"freight charge {charge.number} is already {charge.status}")
+    for job in _jobs_of(session, charge):
+        check_may_decide(job, actor, "freight charge", charge_id)
     if charge.handler_user_id == actor.id:
         # rule PRT-8: two signatures, the handler's and a supervisor's, so not one person's alone.
         raise Forbidden("the handler cannot approve their own freight charge")

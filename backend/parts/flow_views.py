@@ -198,7 +198,7 @@ def dispose_old_part(data: dict[str, Any], old_part_id: int) -> Any:
 @write_offs_blp.paginate()
 @write_offs_blp.doc(summary="Installed parts written off, newest first (PRT-6)")
 def list_write_offs(pagination_parameters: Any, **filters: Any) -> Any:
-    return paginate(db(), old_parts.list_write_offs(filters), pagination_parameters)
+    return paginate(db(), old_parts.list_write_offs(filters, current_user()), pagination_parameters)
 
 
 # --- supplier claims ---------------------------------------------------------------------------------------------

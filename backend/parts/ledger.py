@@ -16,10 +16,10 @@ from enum import StrEnum
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Insert, Table, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
+from backend.db import insert_on_conflict
 from backend.errors import Conflict, DomainError
 from backend.parts.models import LedgerEntry, Part, SerialUnit, StockBalance, StockLocation
 
@@ -190,14 +190,8 @@ def _take(session: Session, location: StockLocation, line: Line, from_reserved: 
         raise OutOfStock([Shortage(location, line.part, quantity, session.scalar(select(left).where(here)) or 0)])
 
 
-def _insert(session: Session, table: Table) -> Insert:
-    """INSERT with ON CONFLICT, which both supported databases spell the same way."""
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)  # type: ignore[return-value]
-
-
 def _add(session: Session, location: StockLocation, line: Line) -> None:
-    stmt: Any = _insert(session, _BALANCES).values(location_id=location.id, part_id=line.part.id,
+    stmt: Any = insert_on_conflict(session, _BALANCES).values(location_id=location.id, part_id=line.part.id,
                                                    on_hand=line.quantity, reserved=0)
     session.execute(stmt.on_conflict_do_update(index_elements=[_BALANCES.c.location_id, _BALANCES.c.part_id],
                                                set_={"on_hand": _BALANCES.c.on_hand + stmt.excluded.on_hand}))
@@ -220,7 +214,7 @@ def _move_serials(session: Session, line: Line, source: StockLocation | None,
     target = destination.id if destination is not None else None
     if source is None:
         # New to us, or back in stock after having left it (e.g. repaired): never a second unit in stock.
-        stmt: Any = _insert(session, s).values([{"part_id": line.part.id, "serial": serial, "location_id": target}
+        stmt: Any = insert_on_conflict(session, s).values([{"part_id": line.part.id, "serial": serial, "location_id": target}
                                                 for serial in line.serials])
         stmt = stmt.on_conflict_do_update(index_elements=[s.c.part_id, s.c.serial],
                                           set_={"location_id": stmt.excluded.location_id},

@@ -11,13 +11,16 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from backend.accounts.models import Role, User
+from backend.accounts.scope import require_in_scope, within_scope
+from backend.dispatch.models import Job
+from backend.dispatch.service import check_may_decide, of_jobs_within_scope
 from backend.errors import Conflict, DomainError, Forbidden, NotFound
 from backend.parts.ledger import DocumentRef, Movement, Reason, make_line, move
 from backend.parts.models import (Disposition, ExcuseReason, Installation, ObligationStatus, OldPartObligation,
                                   WriteOff)
 from backend.parts.stock import RECEIVING_KINDS, get_location
 
-# Who sees every old part; a technician sees the ones they owe.
+# Who sees every old part (of their stations, SCP-1); a technician sees the ones they owe.
 ALL_OLD_PARTS = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.WAREHOUSE, Role.MANAGER, Role.ADMIN})
 OVERDUE = "overdue"
 
@@ -41,8 +44,8 @@ def write_off_if_due(session: Session, installation: Installation, now: datetime
     return write_off
 
 
-def list_write_offs(filters: dict[str, Any]) -> Select[Any]:
-    stmt = select(WriteOff)
+def list_write_offs(filters: dict[str, Any], user: User) -> Select[Any]:
+    stmt = select(WriteOff).where(of_jobs_within_scope(WriteOff.job_id, user))
     for name in ("job_id", "part_id", "requisition_line_id"):
         if name in filters:
             stmt = stmt.where(getattr(WriteOff, name) == filters[name])
@@ -55,7 +58,12 @@ def list_write_offs(filters: dict[str, Any]) -> Select[Any]:
 
 def visible(session: Session, user: User, filters: dict[str, Any], now: datetime) -> Select[Any]:
     stmt = select(OldPartObligation)
-    if not user.has_any_role(ALL_OLD_PARTS):
+    if user.has_any_role(ALL_OLD_PARTS):
+        # Their stations' old parts (SCP-1), and the ones they owe themselves if they also work in the field.
+        theirs = within_scope(OldPartObligation.station_id, user)
+        stmt = stmt.where(theirs | (OldPartObligation.technician_id == user.technician_id)
+                          if user.technician_id is not None else theirs)
+    else:
         own = user.technician_id
         if "technician_id" in filters and filters["technician_id"] != own:
             raise Forbidden("a technician sees only the old parts they owe")
@@ -100,6 +108,8 @@ def receive(session: Session, obligation_id: int, *, condition: str, actor: User
             now: datetime) -> OldPartObligation:
     """rule PRT-5: the warehouse takes the old part in, noting its condition; the part may now be written off."""
     obligation = locked(session, obligation_id)
+    # Taking in one's own old part would settle it without a second pair of eyes (PRT-6).
+    check_may_decide(session.get_one(Job, obligation.job_id), actor, "old part", obligation_id)
     _require_outstanding(obligation)
     obligation.status = ObligationStatus.RECEIVED.value
     obligation.received_at, obligation.received_by_user_id, obligation.condition = now, actor.id, condition
@@ -114,6 +124,8 @@ def excuse(session: Session, obligation_id: int, *, reason: str, note: str | Non
     if reason == ExcuseReason.OTHER and not note:
         raise DomainError("note", "say why the old part cannot come back")
     obligation = locked(session, obligation_id)
+    # rule PRT-6: an excuse lets the part be written off without the old part, so never by its own crew.
+    check_may_decide(session.get_one(Job, obligation.job_id), actor, "old part", obligation_id)
     _require_outstanding(obligation)
     obligation.status = ObligationStatus.EXCUSED.value
     obligation.excused_reason, obligation.excuse_note = reason, note
@@ -139,6 +151,7 @@ def dispose(session: Session, obligation_id: int, data: dict[str, Any], *, actor
             now: datetime) -> OldPartObligation:
     """rule PRT-7: a received old part is repaired into stock or scrapped (claims: backend.parts.claims)."""
     obligation = locked(session, obligation_id)
+    require_in_scope(obligation.station_id, actor, "old part", obligation_id)
     require_awaiting_disposition(obligation)
     if data["disposition"] == Disposition.REPAIRED:
         location_id = data.get("location_id")

@@ -7,19 +7,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from backend.accounts.models import Role, User
+from backend.accounts.scope import require_in_scope
 from backend.dispatch.models import CLOSED_JOB_STATUSES, Job
-from backend.dispatch.service import check_job_visible
+from backend.dispatch.service import check_may_decide, job_station, may_see_job, of_jobs_within_scope
 from backend.errors import Conflict, DomainError, Forbidden, NotFound
 from backend.parts.ledger import DocumentRef
 from backend.parts.models import (Installation, ObligationStatus, Part, Requisition, RequisitionLine,
                                   RequisitionStatus)
 from backend.parts.stock import get_location, issue_to_van, return_to_location, van_of
 
-# Who sees every requisition; a technician sees their own.
+# Who sees every requisition (of their stations, SCP-1); a technician sees their own.
 ALL_REQUISITIONS = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.WAREHOUSE, Role.MANAGER, Role.ADMIN})
 
 
@@ -30,9 +31,9 @@ def document_of(requisition: Requisition) -> DocumentRef:
 def create(session: Session, data: dict[str, Any], *, actor: User, now: datetime) -> Requisition:
     """rule PRT-3: a technician on the job's crew asks for parts, each line with its reason."""
     job = session.get(Job, data["job_id"])
-    if job is None:
+    if job is None or not may_see_job(job, actor):
+        # A job the technician may not see answers like one that does not exist.
         raise DomainError("job_id", f"no job with id {data['job_id']}")
-    check_job_visible(session, job, actor)
     technician_id = actor.technician_id
     if technician_id is None:
         raise Forbidden("only a technician may raise a requisition")
@@ -55,7 +56,12 @@ def create(session: Session, data: dict[str, Any], *, actor: User, now: datetime
 
 def visible(session: Session, user: User, filters: dict[str, Any]) -> Select[Any]:
     stmt = select(Requisition)
-    if not user.has_any_role(ALL_REQUISITIONS):
+    if user.has_any_role(ALL_REQUISITIONS):
+        # Their stations' jobs' requisitions (SCP-1), and their own if they also work in the field.
+        of_their_jobs = of_jobs_within_scope(Requisition.job_id, user)
+        stmt = stmt.where(or_(of_their_jobs, Requisition.technician_id == user.technician_id)
+                          if user.technician_id is not None else of_their_jobs)
+    else:
         own = user.technician_id
         if "technician_id" in filters and filters["technician_id"] != own:
             raise Forbidden("a technician sees only their own requisitions")
@@ -73,10 +79,16 @@ def get_visible(session: Session, requisition_id: int, user: User) -> Requisitio
     return requisition
 
 
-def _check_not_own(session: Session, requisition: Requisition, actor: User) -> None:
-    """Four eyes (PRT-3): a supervisor who is also a technician does not decide their own requisition."""
+def check_decider(session: Session, requisition: Requisition, actor: User) -> None:
+    """Four eyes (PRT-3): not by the technician who asked, nor anyone on the job's crew; within the actor's
+    stations (SCP-1)."""
+    check_may_decide(session.get_one(Job, requisition.job_id), actor, "requisition", requisition.id)
     if actor.technician_id == requisition.technician_id:
         raise Forbidden("this is your own requisition; another supervisor must decide")
+
+
+def _require_in_scope(session: Session, requisition: Requisition, actor: User) -> None:
+    require_in_scope(job_station(session.get_one(Job, requisition.job_id)), actor, "requisition", requisition.id)
 
 
 def _locked(session: Session, requisition_id: int) -> Requisition:
@@ -96,8 +108,8 @@ def _require_status(requisition: Requisition, status: RequisitionStatus, action:
 
 def approve(session: Session, requisition_id: int, *, actor: User, now: datetime) -> Requisition:
     requisition = _locked(session, requisition_id)
+    check_decider(session, requisition, actor)
     _require_status(requisition, RequisitionStatus.PENDING, "approved")
-    _check_not_own(session, requisition, actor)
     requisition.status = RequisitionStatus.APPROVED.value
     requisition.decided_at, requisition.decided_by_user_id = now, actor.id
     session.flush()
@@ -106,8 +118,8 @@ def approve(session: Session, requisition_id: int, *, actor: User, now: datetime
 
 def reject(session: Session, requisition_id: int, *, actor: User, reason: str, now: datetime) -> Requisition:
     requisition = _locked(session, requisition_id)
+    check_decider(session, requisition, actor)
     _require_status(requisition, RequisitionStatus.PENDING, "rejected")
-    _check_not_own(session, requisition, actor)
     requisition.status = RequisitionStatus.REJECTED.value
     requisition.decided_at, requisition.decided_by_user_id, requisition.reject_reason = now, actor.id, reason
     session.flush()
@@ -130,6 +142,7 @@ def issue(session: Session, requisition_id: int, data: dict[str, Any], *, actor:
           now: datetime) -> Requisition:
     """rule PRT-3: the store issues the approved lines in full, from one location to the technician's van."""
     requisition = _locked(session, requisition_id)
+    _require_in_scope(session, requisition, actor)
     if requisition.status in (RequisitionStatus.PENDING, RequisitionStatus.REJECTED):
         raise Conflict(f"requisition {requisition.number} is {requisition.status}: nothing can be issued before a "
                        f"supervisor approves it (rule PRT-3)")
@@ -168,8 +181,11 @@ def return_unused(session: Session, requisition_id: int, data: dict[str, Any], *
                   now: datetime) -> Requisition:
     """rule PRT-6: parts not used go back from the technician's van into stock."""
     requisition = _locked(session, requisition_id)
-    if not actor.has_any_role({Role.WAREHOUSE}) and actor.technician_id != requisition.technician_id:
-        raise Forbidden("only the warehouse, or the technician the parts were issued to, may return them")
+    if actor.technician_id != requisition.technician_id:
+        if not actor.has_any_role({Role.WAREHOUSE}):
+            # Another technician's requisition answers like one that does not exist.
+            raise NotFound("requisition", requisition_id)
+        _require_in_scope(session, requisition, actor)
     _require_status(requisition, RequisitionStatus.ISSUED, "returned from")
     destination = get_location(session, data["destination_location_id"], "destination_location_id")
     van = van_of(session, requisition.technician_id)

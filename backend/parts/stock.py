@@ -9,10 +9,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import ColumnElement, Select, or_, select, true
 from sqlalchemy.orm import Session
 
 from backend.accounts.models import Role, User
+from backend.accounts.scope import in_scope, stations_of
 from backend.db import clock_of
 from backend.errors import Conflict, DomainError, Forbidden, NotFound
 from backend.parts.ledger import DocumentRef, Line, Movement, Reason, make_line, move, move_all
@@ -73,17 +74,45 @@ def _require_kind(location: StockLocation, kinds: Iterable[LocationKind], field:
         raise DomainError(field, f"{location.name} is not {what}")
 
 
+def locations_within_scope(user: User) -> ColumnElement[bool]:
+    """SCP-1: a user with stations sees the stock of those stations and of the vans of technicians based there;
+    the central store and goods in transit are head office's."""
+    stations = stations_of(user)
+    if stations is None:
+        return true()
+    based_there = select(Technician.id).where(Technician.home_station_id.in_(sorted(stations)))
+    return or_(StockLocation.station_id.in_(sorted(stations)), StockLocation.technician_id.in_(based_there))
+
+
+def _at_locations_within_scope(location_column: Any, user: User) -> ColumnElement[bool]:
+    if stations_of(user) is None:
+        return true()
+    return location_column.in_(select(StockLocation.id).where(locations_within_scope(user)))
+
+
+def location_in_scope(location: StockLocation, user: User) -> bool:
+    station_id = location.technician.home_station_id if location.technician is not None else location.station_id
+    return in_scope(station_id, user)
+
+
+def get_visible_location(session: Session, location_id: int, user: User) -> StockLocation:
+    location = session.get(StockLocation, location_id)
+    if location is None or not location_in_scope(location, user):
+        raise NotFound("stock location", location_id)
+    return location
+
+
 def _check_may_handle(actor: User, location: StockLocation, action: str) -> None:
-    """The warehouse handles stock anywhere; a technician, only what is in their own van."""
-    if actor.has_any_role(_WAREHOUSE):
+    """The warehouse handles stock anywhere within its stations (SCP-1); a technician, only their own van."""
+    if actor.has_any_role(_WAREHOUSE) and location_in_scope(location, actor):
         return
     if location.technician is not None and location.technician.user_id == actor.id:
         return
     raise Forbidden(f"only the warehouse, or the technician whose van it is, may {action} {location.name}")
 
 
-def list_locations(filters: dict[str, Any]) -> Select[Any]:
-    stmt = select(StockLocation)
+def list_locations(filters: dict[str, Any], user: User) -> Select[Any]:
+    stmt = select(StockLocation).where(locations_within_scope(user))
     if "kind" in filters:
         stmt = stmt.where(StockLocation.kind == filters["kind"])
     if "station" in filters:
@@ -143,13 +172,20 @@ def receive_goods(session: Session, data: dict[str, Any], *, actor_id: int | Non
     return receipt
 
 
-def list_receipts(filters: dict[str, Any]) -> Select[Any]:
-    stmt = select(Receipt)
+def list_receipts(filters: dict[str, Any], user: User) -> Select[Any]:
+    stmt = select(Receipt).where(_at_locations_within_scope(Receipt.location_id, user))
     if "location" in filters:
         stmt = stmt.where(Receipt.location_id == filters["location"])
     if "part" in filters:
         stmt = stmt.where(Receipt.lines.any(ReceiptLine.part_id == filters["part"]))
     return stmt.order_by(Receipt.id.desc())
+
+
+def get_visible_receipt(session: Session, receipt_id: int, user: User) -> Receipt:
+    receipt = session.get(Receipt, receipt_id)
+    if receipt is None or not location_in_scope(receipt.location, user):
+        raise NotFound("receiving note", receipt_id)
+    return receipt
 
 
 # --- transfers ---------------------------------------------------------------------------------------------------
@@ -201,6 +237,14 @@ def cancel_transfer(session: Session, transfer_id: int, *, actor: User, reason: 
     return transfer
 
 
+def get_visible_transfer(session: Session, transfer_id: int, user: User) -> Transfer:
+    transfer = session.get(Transfer, transfer_id)
+    if transfer is None or not (location_in_scope(transfer.source, user) or
+                                location_in_scope(transfer.destination, user)):
+        raise NotFound("transfer", transfer_id)
+    return transfer
+
+
 def _in_transit(session: Session, transfer_id: int) -> Transfer:
     # The row lock makes a second receive or cancel wait for the first and then see that it is settled.
     transfer = session.scalar(select(Transfer).where(Transfer.id == transfer_id).with_for_update()
@@ -216,8 +260,9 @@ def _transfer_movement(transfer: Transfer, reason: Reason, actor: User, now: dat
     return Movement(reason, DocumentRef("transfer", transfer.number), actor.id, now)
 
 
-def list_transfers(filters: dict[str, Any]) -> Select[Any]:
-    stmt = select(Transfer)
+def list_transfers(filters: dict[str, Any], user: User) -> Select[Any]:
+    stmt = select(Transfer).where(or_(_at_locations_within_scope(Transfer.source_location_id, user),
+                                      _at_locations_within_scope(Transfer.destination_location_id, user)))
     if "status" in filters:
         stmt = stmt.where(Transfer.status == filters["status"])
     if "location" in filters:
@@ -265,8 +310,8 @@ def return_to_location(session: Session, *, part: Part, quantity: int, van: Stoc
 
 # --- reading stock -----------------------------------------------------------------------------------------------
 
-def stock_levels(filters: dict[str, Any]) -> Select[Any]:
-    stmt = select(StockBalance)
+def stock_levels(filters: dict[str, Any], user: User) -> Select[Any]:
+    stmt = select(StockBalance).where(_at_locations_within_scope(StockBalance.location_id, user))
     if "location" in filters:
         stmt = stmt.where(StockBalance.location_id == filters["location"])
     if "part" in filters:
@@ -276,8 +321,8 @@ def stock_levels(filters: dict[str, Any]) -> Select[Any]:
     return stmt.order_by(StockBalance.location_id, StockBalance.part_id)
 
 
-def ledger_entries(filters: dict[str, Any]) -> Select[Any]:
-    stmt = select(LedgerEntry)
+def ledger_entries(filters: dict[str, Any], user: User) -> Select[Any]:
+    stmt = select(LedgerEntry).where(_at_locations_within_scope(LedgerEntry.location_id, user))
     if "location" in filters:
         stmt = stmt.where(LedgerEntry.location_id == filters["location"])
     if "part" in filters:

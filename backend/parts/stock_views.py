@@ -8,9 +8,8 @@ from flask import url_for
 from backend.accounts.models import Role
 from backend.http.api import ETAG_HEADER, Blueprint, tagged
 from backend.http.context import current_user, db, onsite
-from backend.http.crud import get_or_404, paginate
+from backend.http.crud import paginate
 from backend.parts import stock
-from backend.parts.models import Receipt, StockLocation, Transfer
 from backend.parts.stock_schemas import (CancelSchema, LedgerEntrySchema, LedgerFilterSchema, LocationFilterSchema,
                                          ReceiptCreateSchema, ReceiptFilterSchema, ReceiptSchema, SerialQuerySchema,
                                          SerialSchema, StockFilterSchema, StockLevelSchema, StockLocationSchema,
@@ -37,7 +36,7 @@ CREATED = {"headers": {**ETAG_HEADER, "Location": {"schema": {"type": "string"},
 @locations_blp.paginate()
 @locations_blp.doc(summary="List stock locations")
 def list_locations(pagination_parameters: Any, **filters: Any) -> Any:
-    return paginate(db(), stock.list_locations(filters), pagination_parameters)
+    return paginate(db(), stock.list_locations(filters, current_user()), pagination_parameters)
 
 
 @locations_blp.route("/<id:location_id>", methods=["GET"])
@@ -46,7 +45,7 @@ def list_locations(pagination_parameters: Any, **filters: Any) -> Any:
 @locations_blp.alt_response(404, response="NOT_FOUND")
 @locations_blp.doc(summary="Get a stock location")
 def get_location(location_id: int) -> Any:
-    return get_or_404(db(), StockLocation, location_id, "stock location")
+    return stock.get_visible_location(db(), location_id, current_user())
 
 
 @stock_blp.route("", methods=["GET"])
@@ -56,7 +55,7 @@ def get_location(location_id: int) -> Any:
 @stock_blp.paginate()
 @stock_blp.doc(summary="On hand, reserved and available per location and part")
 def list_stock(pagination_parameters: Any, **filters: Any) -> Any:
-    return paginate(db(), stock.stock_levels(filters), pagination_parameters)
+    return paginate(db(), stock.stock_levels(filters, current_user()), pagination_parameters)
 
 
 @stock_blp.route("/ledger", methods=["GET"])
@@ -66,7 +65,7 @@ def list_stock(pagination_parameters: Any, **filters: Any) -> Any:
 @stock_blp.paginate()
 @stock_blp.doc(summary="Stock movements, oldest first (the books of each location)")
 def list_ledger(pagination_parameters: Any, **filters: Any) -> Any:
-    return paginate(db(), stock.ledger_entries(filters), pagination_parameters)
+    return paginate(db(), stock.ledger_entries(filters, current_user()), pagination_parameters)
 
 
 @stock_blp.route("/receipts", methods=["POST"])
@@ -88,7 +87,7 @@ def create_receipt(data: dict[str, Any]) -> Any:
 @stock_blp.paginate()
 @stock_blp.doc(summary="List receiving notes, newest first")
 def list_receipts(pagination_parameters: Any, **filters: Any) -> Any:
-    return paginate(db(), stock.list_receipts(filters), pagination_parameters)
+    return paginate(db(), stock.list_receipts(filters, current_user()), pagination_parameters)
 
 
 @stock_blp.route("/receipts/<id:receipt_id>", methods=["GET"])
@@ -97,7 +96,7 @@ def list_receipts(pagination_parameters: Any, **filters: Any) -> Any:
 @stock_blp.alt_response(404, response="NOT_FOUND")
 @stock_blp.doc(summary="Get a receiving note")
 def get_receipt(receipt_id: int) -> Any:
-    return get_or_404(db(), Receipt, receipt_id, "receiving note")
+    return stock.get_visible_receipt(db(), receipt_id, current_user())
 
 
 @stock_blp.route("/transfers", methods=["POST"])
@@ -119,7 +118,7 @@ def create_transfer(data: dict[str, Any]) -> Any:
 @stock_blp.paginate()
 @stock_blp.doc(summary="List transfers, newest first")
 def list_transfers(pagination_parameters: Any, **filters: Any) -> Any:
-    return paginate(db(), stock.list_transfers(filters), pagination_parameters)
+    return paginate(db(), stock.list_transfers(filters, current_user()), pagination_parameters)
 
 
 @stock_blp.route("/transfers/<id:transfer_id>", methods=["GET"])
@@ -128,7 +127,7 @@ def list_transfers(pagination_parameters: Any, **filters: Any) -> Any:
 @stock_blp.alt_response(404, response="NOT_FOUND")
 @stock_blp.doc(summary="Get a transfer")
 def get_transfer(transfer_id: int) -> Any:
-    return tagged(get_or_404(db(), Transfer, transfer_id, "transfer"))
+    return tagged(stock.get_visible_transfer(db(), transfer_id, current_user()))
 
 
 @stock_blp.route("/transfers/<id:transfer_id>/receive", methods=["POST"])

@@ -11,13 +11,12 @@ from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import flag_modified
 
-from backend.accounts.models import Role
+from backend.accounts.models import Role, User
 from backend.config import Settings
 from backend.dispatch.models import Job
-from backend.dispatch.service import RequestStatus
-from backend.errors import Conflict, DomainError, Forbidden, NotFound
+from backend.dispatch.service import RequestStatus, check_may_decide, jobs_within_scope
+from backend.errors import Conflict, DomainError, NotFound
 from backend.fieldwork.lifecycle import JobStatus, next_status
 from backend.media.service import store_image
 from backend.media.store import MediaStore
@@ -76,10 +75,11 @@ def last_signed(session: Session, job: Job) -> FieldReport:
     return report
 
 
-def review_queue(filters: dict[str, Any]) -> Select[Any]:
-    """The supervisor's queue (REP-5): current report versions by their job's status, oldest submission first."""
+def review_queue(filters: dict[str, Any], user: User) -> Select[Any]:
+    """The supervisor's queue (REP-5): current report versions of the user's stations' jobs (SCP-1) by their job's
+    status, oldest submission first."""
     stmt = (select(FieldReport).join(Job, Job.id == FieldReport.job_id)
-            .where(FieldReport.status != SUPERSEDED, Job.status == filters["status"]))
+            .where(FieldReport.status != SUPERSEDED, Job.status == filters["status"], jobs_within_scope(user)))
     if "station_id" in filters:
         stmt = stmt.where(Job.service_request.has(nearest_station_id=filters["station_id"]))
     return stmt.order_by(FieldReport.submitted_at.asc().nulls_last(), FieldReport.updated_at, FieldReport.id)
@@ -121,8 +121,6 @@ def update_draft(session: Session, job: Job, report: FieldReport, data: dict[str
                                  for i, line in enumerate(data["compensation_lines"])]
     check_coverage(session, job, report)
     check_paid_service(session, job, report)
-    # Lines are part of the report's representation: a change to them alone must still move the ETag.
-    flag_modified(report, "updated_at")
 
 
 def check_coverage(session: Session, job: Job, report: FieldReport) -> None:
@@ -169,14 +167,14 @@ def check_paid_service(session: Session, job: Job, report: FieldReport) -> None:
                                  "(REP-6)")
 
 
-def approve_paid_service(session: Session, job: Job, *, actor_id: int, scope: str, estimated_amount: Decimal | None,
+def approve_paid_service(session: Session, job: Job, *, actor: User, scope: str, estimated_amount: Decimal | None,
                          now: datetime) -> PaidServiceApproval:
-    check_not_own_job(job, actor_id)
+    check_may_decide(job, actor)
     if job.status in (JobStatus.APPROVED, JobStatus.DECLINED, JobStatus.CANCELLED):
         raise Conflict(f"the job is {job.status}", current_status=job.status)
     if _approval_of(session, job) is not None:
         raise Conflict(f"paid service on job {job.id} is already approved")
-    approval = PaidServiceApproval(job_id=job.id, approved_by_user_id=actor_id, approved_at=now, scope=scope,
+    approval = PaidServiceApproval(job_id=job.id, approved_by_user_id=actor.id, approved_at=now, scope=scope,
                                    estimated_amount=estimated_amount)
     session.add(approval)
     session.flush()
@@ -192,6 +190,17 @@ def paid_service_approval(session: Session, job: Job) -> PaidServiceApproval:
     if approval is None:
         raise NotFound("paid service approval of job", job.id)
     return approval
+
+
+def awaiting_paid_service(user: User) -> Select[Any]:
+    """REP-6, the supervisor's side: jobs of the user's stations (SCP-1) still being written on site whose draft
+    finds the repair outside warranty (WAR-1) and that have no paid-service approval yet, so no chargeable line can
+    go on the report. Longest-waiting first."""
+    return (select(Job).join(FieldReport, FieldReport.job_id == Job.id)
+            .where(FieldReport.status == DRAFT, FieldReport.within_warranty.is_(False),
+                   Job.status.in_(EDITABLE_JOB_STATUSES), jobs_within_scope(user),
+                   ~select(PaidServiceApproval.id).where(PaidServiceApproval.job_id == Job.id).exists())
+            .order_by(FieldReport.updated_at, Job.id))
 
 
 # --- sign-off and seal (REP-2..4) --------------------------------------------------------------------------------
@@ -326,32 +335,26 @@ def submit(session: Session, job: Job, report: FieldReport, *, now: datetime) ->
                             payload=_about(job, report))], now)
 
 
-def approve(session: Session, job: Job, report: FieldReport, *, actor_id: int, now: datetime) -> None:
+def approve(session: Session, job: Job, report: FieldReport, *, actor: User, now: datetime) -> None:
     """REP-5: approved reports are archived, read-only for everyone."""
-    check_not_own_job(job, actor_id)
+    check_may_decide(job, actor)
     job.status = next_status(job.status, "approve")
     job.service_request.status = RequestStatus.RESOLVED
-    _reviewed(report, actor_id, "approved", None, now)
+    _reviewed(report, actor.id, "approved", None, now)
     session.flush()
-    field_use.report_approved(session, report, actor_id=actor_id, now=now)
+    field_use.report_approved(session, report, actor_id=actor.id, now=now)
 
 
-def reject(session: Session, job: Job, report: FieldReport, *, actor_id: int, reason: str, now: datetime) -> None:
+def reject(session: Session, job: Job, report: FieldReport, *, actor: User, reason: str, now: datetime) -> None:
     """REP-5: back to the technician, with the reason; they correct the report and the customer signs again."""
-    check_not_own_job(job, actor_id)
+    check_may_decide(job, actor)
     job.status = next_status(job.status, "reject")
-    _reviewed(report, actor_id, "rejected", reason, now)
+    _reviewed(report, actor.id, "rejected", reason, now)
     lead = next((member.technician.user_id for member in job.crew if member.is_lead), None)
     if lead is not None:
         notify(session, [Notice(kind=NotificationKind.REPORT_REJECTED, user_id=lead,
                                 dedupe_key=f"report:{report.id}:rejected:{now.isoformat()}",
                                 payload=_about(job, report, reason=reason))], now)
-
-
-def check_not_own_job(job: Job, actor_id: int) -> None:
-    """Four eyes: someone holding both the technician and the supervisor role does not review their own work."""
-    if any(member.technician.user_id == actor_id for member in job.crew):
-        raise Forbidden("you are on this job's crew; another supervisor must decide")
 
 
 def _reviewed(report: FieldReport, actor_id: int, outcome: str, reason: str | None, now: datetime) -> None:

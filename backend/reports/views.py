@@ -150,7 +150,7 @@ def get_report_copy(query: dict[str, Any], job_id: int) -> Any:
     app = onsite()
     signature_uri = verdict = content_json = None
     if report.signature_sha256:
-        signature_uri = _data_uri(report.signature_sha256)
+        signature_uri = image_data_uri(report.signature_sha256)
         verdict = service.verify(job, report, signer=app.signer, store=app.media)
         content_json = canonical_bytes(service.sealed_content(job, report)).decode()
     page = render_template("report.html", job=job, report=report, signature_uri=signature_uri, verdict=verdict,
@@ -161,8 +161,9 @@ def get_report_copy(query: dict[str, Any], job_id: int) -> Any:
     return response
 
 
-def _data_uri(sha256: str) -> str | None:
-    """The image inline, so the copy is one self-contained file; None when its file is gone (the verdict says so)."""
+def image_data_uri(sha256: str) -> str | None:
+    """The image inline, so the copy is one self-contained file; None when its file is gone (the verdict says so).
+    The console shows the signature the same way."""
     media = db().get(Media, sha256)
     try:
         data = onsite().media.get(sha256)
@@ -197,7 +198,7 @@ def post_approve(job_id: int) -> Any:
     job = visible_job(job_id)
     report = service.current_report(db(), job)
     require_if_match(report.version)
-    service.approve(db(), job, report, actor_id=current_user().id, now=onsite().clock.now())
+    service.approve(db(), job, report, actor=current_user(), now=onsite().clock.now())
     return tagged(report)
 
 
@@ -212,7 +213,7 @@ def post_approve(job_id: int) -> Any:
 def post_reject(data: dict[str, Any], job_id: int) -> Any:
     job = visible_job(job_id)
     report = service.current_report(db(), job)
-    service.reject(db(), job, report, actor_id=current_user().id, reason=data["reason"], now=onsite().clock.now())
+    service.reject(db(), job, report, actor=current_user(), reason=data["reason"], now=onsite().clock.now())
     return tagged(report)
 
 
@@ -223,7 +224,7 @@ def post_reject(data: dict[str, Any], job_id: int) -> Any:
 @blp.paginate()
 @blp.doc(summary="The supervisor's queue: reports by their job's status (submitted by default), oldest first")
 def list_reports(query: dict[str, Any], pagination_parameters: Any) -> Any:
-    return paginate(db(), service.review_queue(query), pagination_parameters)
+    return paginate(db(), service.review_queue(query, current_user()), pagination_parameters)
 
 
 @blp.route("/signing-key", methods=["GET"])
@@ -245,7 +246,7 @@ def get_signing_key() -> Any:
 @blp.alt_response(409, response="CONFLICT")
 @blp.doc(summary="Approve chargeable work on the job beforehand (REP-6)")
 def post_paid_service_approval(data: dict[str, Any], job_id: int) -> Any:
-    return service.approve_paid_service(db(), visible_job(job_id), actor_id=current_user().id,
+    return service.approve_paid_service(db(), visible_job(job_id), actor=current_user(),
                                         now=onsite().clock.now(), **data)
 
 
@@ -293,7 +294,12 @@ def list_photos(pagination_parameters: Any, job_id: int) -> Any:
 @blp.doc(summary="The photo's bytes", responses={"200": {"description": "The image", "content": {
     media_type: {"schema": {"type": "string", "format": "binary"}} for media_type in IMAGE_TYPES}}})
 def get_photo_content(job_id: int, photo_id: int) -> Any:
-    photo = service.photo_of(db(), visible_job(job_id), photo_id)
+    return photo_response(visible_job(job_id), photo_id)
+
+
+def photo_response(job: Job, photo_id: int) -> Response:
+    """The photo's bytes, for the API and the console alike."""
+    photo = service.photo_of(db(), job, photo_id)
     try:
         data = onsite().media.get(photo.media_sha256)
     except OSError:

@@ -2,7 +2,8 @@
 
 Delivery is at least once: a process that dies between sending and recording sends again later, so receivers
 should ignore an X-Onsite-Delivery id they have already processed. Nothing is held open while a request is in
-flight: a delivery is claimed in one short transaction and its outcome recorded in another.
+flight: a delivery is claimed in one short transaction and its outcome recorded in another. Each attempt checks
+the URL's addresses again (DNS can change since registration) and sends through backend.webhooks.egress only.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ import hashlib
 import hmac
 import http.client
 import json
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
+from backend.webhooks import egress
 from backend.webhooks.models import DeliveryStatus, Webhook, WebhookDelivery
 
 SIGNATURE_HEADER = "X-Onsite-Signature"
@@ -63,22 +63,11 @@ class _Outcome:
         return self.error is None
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect is a failed delivery: the signed event goes to the registered URL or nowhere."""
-
-    def redirect_request(self, *_args: Any, **_kwargs: Any) -> None:
-        return None
-
-
-# Direct connections only: an environment proxy setting must not reroute signed events.
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects())
-
-
 def deliver_due(session: Session, now: datetime, settings: Settings) -> dict[str, int]:
     """Every delivery due by `now`, one at a time, each claimed, sent and recorded."""
     summary = dict.fromkeys(_TALLY.values(), 0)
     while (attempt := _claim_next(session, now, settings)) is not None:
-        outcome = _send(attempt, now, settings.webhook_timeout_seconds)
+        outcome = _send(attempt, now, settings)
         status = _record(session, attempt.delivery_id, outcome, now, settings)
         if status is not None:
             summary[_TALLY[status]] += 1
@@ -104,29 +93,24 @@ def _claim_next(session: Session, now: datetime, settings: Settings) -> _Attempt
     return attempt
 
 
-def _send(attempt: _Attempt, now: datetime, timeout: float) -> _Outcome:
+def _send(attempt: _Attempt, now: datetime, settings: Settings) -> _Outcome:
+    """Only 2xx is delivered. A redirect is a failure, not followed: the signed event goes to the registered URL
+    or nowhere. Of the answer only the status line is kept; its body is never read."""
     timestamp = int(now.timestamp())
-    request = urllib.request.Request(attempt.url, data=attempt.body, method="POST", headers={
-        "Content-Type": "application/json", "User-Agent": "Onsite-Webhooks/1",
-        EVENT_HEADER: attempt.event, DELIVERY_HEADER: str(attempt.delivery_id),
-        TIMESTAMP_HEADER: str(timestamp), SIGNATURE_HEADER: sign(attempt.secret, timestamp, attempt.body)})
+    headers = {"Content-Type": "application/json", "User-Agent": "Onsite-Webhooks/1", EVENT_HEADER: attempt.event,
+               DELIVERY_HEADER: str(attempt.delivery_id), TIMESTAMP_HEADER: str(timestamp),
+               SIGNATURE_HEADER: sign(attempt.secret, timestamp, attempt.body)}
     try:
-        with _OPENER.open(request, timeout=timeout) as response:
-            return _Outcome(response.status, None)
-    except urllib.error.HTTPError as exc:
-        detail = _start_of_body(exc)
-        return _Outcome(exc.code, f"HTTP {exc.code}" + (f": {detail}" if detail else ""))
-    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
-        reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-        return _Outcome(None, f"{type(reason).__name__}: {reason}")
-
-
-def _start_of_body(error: urllib.error.HTTPError) -> str:
-    """The receiver's explanation, if it gives one promptly."""
-    try:
-        return error.read(200).decode("utf-8", "replace").strip()
-    except OSError:
-        return ""
+        destination = egress.check(attempt.url, settings.webhook_networks)
+        status, reason = egress.post(destination, attempt.body, headers, settings.webhook_timeout_seconds)
+    except egress.Refused as exc:
+        return _Outcome(None, f"refused: {exc}")
+    except (http.client.HTTPException, OSError, ValueError) as exc:
+        return _Outcome(None, f"{type(exc).__name__}: {exc}")
+    if 200 <= status < 300:
+        return _Outcome(status, None)
+    # The reason phrase is the receiver's text: printable characters only (PostgreSQL cannot even store a NUL).
+    return _Outcome(status, f"HTTP {status} {''.join(c for c in reason if c.isprintable())}".strip())
 
 
 def _record(session: Session, delivery_id: int, outcome: _Outcome, now: datetime,

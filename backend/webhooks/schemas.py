@@ -6,14 +6,17 @@ from backend.notifications.models import NotificationKind
 from backend.webhooks.models import DeliveryStatus
 
 EVENT_KINDS = [kind.value for kind in NotificationKind]
-# Printable ASCII after the scheme; that it names a host is checked by the service.
+# Printable ASCII after the scheme; that it names a host, and where that host leads, is checked by the service.
 URL_PATTERN = r"^https?://[!-~]+$"
 
 
 class WebhookCreateSchema(ma.Schema):
     url = ma.fields.String(required=True, validate=[
         validate.Length(max=2000), validate.Regexp(URL_PATTERN, error="must be an http:// or https:// URL")],
-        metadata={"example": "https://erp.example.com/hooks/onsite"})
+        metadata={"example": "https://erp.example.com/hooks/onsite",
+                  "description": "Its host must resolve to public addresses only (checked here and before every "
+                                 "delivery; loopback, private, link-local and similar addresses are refused unless "
+                                 "the operator allowed their network). Redirects are not followed."})
     event_kinds = ma.fields.List(ma.fields.String(validate=validate.OneOf(EVENT_KINDS)), required=True,
                                  validate=validate.Length(min=1, max=len(EVENT_KINDS)),
                                  metadata={"description": "The notification kinds to deliver"})

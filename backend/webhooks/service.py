@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.errors import DomainError
+from backend.webhooks import egress
 from backend.webhooks.models import DeliveryStatus, Webhook, WebhookDelivery
 
 if TYPE_CHECKING:
@@ -36,22 +37,16 @@ def enqueue_deliveries(session: Session, notification: Notification, now: dateti
     return deliveries
 
 
-def apply_webhook_changes(webhook: Webhook, data: dict[str, Any]) -> Webhook:
+def apply_webhook_changes(webhook: Webhook, data: dict[str, Any],
+                          allowed_networks: Sequence[egress.Network] = ()) -> Webhook:
     if "url" in data:
-        _check_url(data["url"])
+        # Checked again before every delivery, since what the name resolves to can change.
+        try:
+            egress.check(data["url"], allowed_networks)
+        except egress.Refused as exc:
+            raise DomainError("url", str(exc)) from exc
     if "event_kinds" in data:
         data = {**data, "event_kinds": sorted(set(data["event_kinds"]))}
     for name, value in data.items():
         setattr(webhook, name, value)
     return webhook
-
-
-def _check_url(url: str) -> None:
-    """What the schema's pattern cannot say: the URL must name a host (and a port that exists)."""
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018  (parsing it is the check)
-    except ValueError as exc:
-        raise DomainError("url", f"not a usable URL: {exc}") from exc
-    if not parts.hostname:
-        raise DomainError("url", "must name a host")

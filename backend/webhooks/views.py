@@ -5,7 +5,7 @@ from sqlalchemy import select
 from backend.accounts.models import Role
 from backend.http import crud
 from backend.http.api import Blueprint
-from backend.http.context import db
+from backend.http.context import db, onsite
 from backend.webhooks.models import Webhook, WebhookDelivery
 from backend.webhooks.schemas import (DeliveryFilterSchema, DeliverySchema, WebhookCreateSchema, WebhookFilterSchema,
                                       WebhookSchema, WebhookUpdateSchema)
@@ -18,8 +18,8 @@ crud.register(blp, crud.Resource(
     model=Webhook, singular="webhook", plural="webhooks", schema=WebhookSchema, create_schema=WebhookCreateSchema,
     update_schema=WebhookUpdateSchema, filters=WebhookFilterSchema, read_roles=(Role.ADMIN,),
     write_roles=(Role.ADMIN,),
-    create=lambda _session, data: apply_webhook_changes(Webhook(), data),
-    update=lambda _session, webhook, data: apply_webhook_changes(webhook, data),
+    create=lambda _session, data: apply_webhook_changes(Webhook(), data, onsite().settings.webhook_networks),
+    update=lambda _session, webhook, data: apply_webhook_changes(webhook, data, onsite().settings.webhook_networks),
 ))
 
 

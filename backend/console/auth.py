@@ -1,0 +1,83 @@
+"""Signing in and out of the console, and the signed-in person of each request.
+
+The session is Flask's signed cookie (HttpOnly, SameSite=Lax, Secure in production; see init_console) holding the
+user id and the account's session epoch. Every request reloads the account, so a disabled account or a changed
+password (a new epoch) ends the session at once.
+"""
+
+from __future__ import annotations
+
+from flask import g, redirect, request, session, url_for
+from flask.typing import ResponseReturnValue
+
+from backend.accounts import service as accounts
+from backend.accounts.models import User
+from backend.console import bp
+from backend.console.forms import ConsoleForm
+from backend.console.i18n import _same_site
+from backend.console.i18n import lazy_gettext as _l
+from backend.console.render import render_page
+from backend.errors import TooManyRequests, Unauthorized
+from backend.http.api import _set_audit_actor
+from backend.http.context import db, onsite
+
+_USER_KEY = "user_id"
+_EPOCH_KEY = "session_epoch"
+
+
+def signed_in_user() -> User | None:
+    """The account this browser is signed in as, if the session still holds; else the session is ended."""
+    if "console_user" in g:
+        return g.console_user
+    user = None
+    user_id = session.get(_USER_KEY)
+    if user_id is not None:
+        user = db().get(User, user_id)
+        if user is None or not accounts.session_is_current(user, session.get(_EPOCH_KEY, -1)):
+            _end_session()
+            user = None
+    g.console_user = user
+    return user
+
+
+def _end_session() -> None:
+    language = session.get("language")
+    session.clear()
+    if language:
+        session["language"] = language
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+def sign_in() -> ResponseReturnValue:
+    target = _same_site(request.values.get("next"))
+    if request.method == "GET":
+        if signed_in_user() is not None:
+            return redirect(target or url_for("console.home"))
+        return render_page("console/sign_in.html", form=ConsoleForm("sign_in"), next=target)
+    form = ConsoleForm("sign_in", request.form, fields=("username", "password"))
+    _set_audit_actor(None, "anonymous")
+    session_, app = db(), onsite()
+    try:
+        # The API's sign-in, with its throttling per username and per address.
+        user = accounts.authenticate(session_, request.form.get("username", ""), request.form.get("password", ""),
+                                     address=request.remote_addr or "unknown", settings=app.settings,
+                                     now=app.clock.now())
+    except (Unauthorized, TooManyRequests) as refusal:
+        # A failure is committed so that it counts towards the throttle.
+        session_.commit() if getattr(refusal, "commit", False) else session_.rollback()
+        form.message = (_l("Too many failed sign-ins. Wait a while, then try again.")
+                        if isinstance(refusal, TooManyRequests)
+                        else _l("Wrong username or password, or the account is disabled."))
+        form.values.pop("password", None)
+        return render_page("console/sign_in.html", status=refusal.status, form=form, next=target)
+    session_.commit()
+    _end_session()
+    session[_USER_KEY] = user.id
+    session[_EPOCH_KEY] = user.session_epoch
+    return redirect(target or url_for("console.home"))
+
+
+@bp.route("/sign-out", methods=["POST"])
+def sign_out() -> ResponseReturnValue:
+    _end_session()
+    return redirect(url_for("console.sign_in"))

@@ -1,0 +1,3 @@
+"""Console: board."""
+
+from backend.console.board import views  # noqa: F401  (registers the routes)

@@ -1,0 +1,3 @@
+"""Console: jobs."""
+
+from backend.console.jobs import views  # noqa: F401  (registers the routes)

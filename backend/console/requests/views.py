@@ -1,0 +1,187 @@
+"""A service request's page: deadlines, the communications log (INT-5) with the reply (DSP-2) and written contact
+(DSP-3), ranked candidates and dispatch (DSP-6..8), the stored decision, and the manager's waiver and decision
+(INT-4). Every action is the API's: same schema, same service function, same role tuple."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, g, redirect, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+
+from backend.accounts.models import User
+from backend.console import bp
+from backend.console.forms import ConsoleForm, datetime_local_value
+from backend.console.i18n import gettext as _
+from backend.console.i18n import station_zone
+from backend.console.pages import console_page
+from backend.console.render import render_page
+from backend.dispatch import service
+from backend.dispatch.candidates import DEFAULT_LIMIT
+from backend.dispatch.models import DispatchDecision, Job, ServiceRequest
+from backend.dispatch.schemas import (CHANNELS, DIRECTIONS, CommunicationCreateSchema, DecisionSchema,
+                                      DispatchSchema, ReplySchema, WaiverSchema, WrittenContactSchema)
+from backend.dispatch.sla import DeadlineKind
+from backend.dispatch.service import (CONTACT_LOGGERS, DECIDERS, DISPATCHERS, PLANNERS, READERS,
+                                      SERVICE_GROUP)
+from backend.http.context import db, onsite
+
+FORM_FIELDS = {
+    "log": ("direction", "channel", "counterpart", "content", "occurred_at"),
+    "reply": ("content", "channel", "agreed_on_site_at", "replied_at"),
+    "written": ("content", "channel", "contacted_at"),
+    "dispatch_top": (),
+    "dispatch_crew": ("technician_ids", "lead_id", "reason"),
+    "waive": ("kind", "reason"),
+    "decision": ("outcome", "reason"),
+}
+REPLY_CHANNELS = ("phone", "letter", "email", "app")
+WRITTEN_CHANNELS = ("letter", "email", "app")
+
+
+def _now() -> Any:
+    return onsite().clock.now()
+
+
+def _request(service_request_id: int) -> ServiceRequest:
+    return service.get_request(db(), service_request_id, g.user)
+
+
+def _pending(service_request: ServiceRequest, kind: str) -> bool:
+    deadline = service_request.deadline(kind)
+    return (deadline is not None and deadline.status in service.UNFULFILLED and deadline.met_at is None
+            and service_request.status != service.RequestStatus.REJECTED)
+
+
+def _names(ids: set[int | None]) -> dict[int, str]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return dict(db().execute(select(User.id, User.full_name).where(User.id.in_(wanted))).all())
+
+
+def render_request(service_request: ServiceRequest, forms: dict[str, ConsoleForm] | None = None,
+                   status: int = 200) -> ResponseReturnValue:
+    user: User = g.user
+    now = _now()
+    forms = {name: ConsoleForm(name, fields=fields) for name, fields in FORM_FIELDS.items()} | (forms or {})
+    communications = db().scalars(service.communications(service_request.id)).all()
+    jobs = db().scalars(select(Job).where(Job.service_request_id == service_request.id)
+                        .order_by(Job.assigned_at.desc(), Job.id.desc())).all()
+    decisions = {d.job_id: d for d in db().scalars(
+        select(DispatchDecision).where(DispatchDecision.service_request_id == service_request.id))}
+    dispatchable = service_request.status in service.DISPATCHABLE
+    may = {
+        "log": user.has_any_role(frozenset(CONTACT_LOGGERS)),
+        "reply": user.has_any_role(frozenset(DISPATCHERS)) and _pending(service_request, DeadlineKind.REPLY),
+        "written": (user.has_any_role(frozenset(SERVICE_GROUP))
+                    and _pending(service_request, DeadlineKind.WRITTEN_CONTACT)),
+        "candidates": user.has_any_role(frozenset(PLANNERS)) and dispatchable,
+        "dispatch": user.has_any_role(frozenset(DISPATCHERS)) and dispatchable,
+        "manage": user.has_any_role(frozenset(DECIDERS)),
+    }
+    candidates = []
+    if may["candidates"]:
+        _, candidates = service.candidates_for(db(), service_request.id, user, now=now,
+                                               travel_speed_kmh=onsite().settings.travel_speed_kmh,
+                                               limit=DEFAULT_LIMIT)
+    people = _names({c.logged_by_user_id for c in communications} | {d.waived_by_user_id for d in
+                     service_request.deadlines} | {d.decided_by_user_id for d in decisions.values()}
+                    | {service_request.decided_by_user_id, service_request.registered_by_user_id})
+    zone = station_zone(service_request.nearest_station)
+    open_deadlines = [d for d in service_request.deadlines if d.current_status == "open"]
+    return render_page(
+        "console/requests/request.html", status=status, sr=service_request, station=service_request.nearest_station,
+        zone=zone, now_local=datetime_local_value(now, zone), communications=communications, jobs=jobs,
+        decisions=decisions, candidates=candidates, may=may, forms=forms, people=people,
+        open_deadlines=open_deadlines, channels=CHANNELS, directions=DIRECTIONS, reply_channels=REPLY_CHANNELS,
+        written_channels=WRITTEN_CHANNELS)
+
+
+def _done(service_request: ServiceRequest, form: ConsoleForm, message: str, anchor: str) -> ResponseReturnValue:
+    """Success: back to the page (a reload does not post again). Refused: the page again, with the input and why."""
+    if form.failed:
+        db().expire_all()
+        return render_request(service_request, {form.name: form}, status=form.status)
+    flash(message, "success")
+    return redirect(url_for("console.request_detail", service_request_id=service_request.id, _anchor=anchor))
+
+
+@bp.route("/requests/<id:service_request_id>")
+@console_page(*READERS)
+def request_detail(service_request_id: int) -> ResponseReturnValue:
+    return render_request(_request(service_request_id))
+
+
+@bp.route("/requests/<id:service_request_id>/communications", methods=["POST"])
+@console_page(*CONTACT_LOGGERS)
+def log_communication(service_request_id: int) -> ResponseReturnValue:
+    sr = _request(service_request_id)
+    form = ConsoleForm("log", request.form, fields=FORM_FIELDS["log"])
+    form.submit(lambda: service.log_communication(
+        db(), sr, actor_id=g.user.id, kind=service.CommunicationKind.MESSAGE, now=_now(),
+        **form.load(CommunicationCreateSchema(), zone=station_zone(sr.nearest_station))))
+    return _done(sr, form, _("The call or letter was logged."), "communications")
+
+
+@bp.route("/requests/<id:service_request_id>/reply", methods=["POST"])
+@console_page(*DISPATCHERS)
+def record_reply(service_request_id: int) -> ResponseReturnValue:
+    sr = _request(service_request_id)
+    form = ConsoleForm("reply", request.form, fields=FORM_FIELDS["reply"])
+    form.submit(lambda: service.record_reply(db(), sr, actor_id=g.user.id, now=_now(),
+                                             **form.load(ReplySchema(), zone=station_zone(sr.nearest_station))))
+    return _done(sr, form, _("The reply was recorded; the agreed time is now the on-site deadline."), "deadlines")
+
+
+@bp.route("/requests/<id:service_request_id>/written-contact", methods=["POST"])
+@console_page(*SERVICE_GROUP)
+def record_written_contact(service_request_id: int) -> ResponseReturnValue:
+    sr = _request(service_request_id)
+    form = ConsoleForm("written", request.form, fields=FORM_FIELDS["written"])
+    form.submit(lambda: service.record_written_contact(
+        db(), sr, actor_id=g.user.id, now=_now(),
+        **form.load(WrittenContactSchema(), zone=station_zone(sr.nearest_station))))
+    return _done(sr, form, _("The written contact was recorded."), "deadlines")
+
+
+@bp.route("/requests/<id:service_request_id>/dispatch", methods=["POST"])
+@console_page(*DISPATCHERS)
+def dispatch(service_request_id: int) -> ResponseReturnValue:
+    sr = _request(service_request_id)
+    name = "dispatch_crew" if request.form.get("mode") == "crew" else "dispatch_top"
+    form = ConsoleForm(name, request.form, fields=FORM_FIELDS[name])
+    settings = onsite().settings
+    form.submit(lambda: service.dispatch(db(), sr.id, service.DispatchOrder(**form.load(DispatchSchema())),
+                                         actor=g.user, now=_now(), travel_speed_kmh=settings.travel_speed_kmh,
+                                         candidate_limit=DEFAULT_LIMIT))
+    return _done(sr, form, _("Dispatched. The decision and its reasons are stored below."), "jobs")
+
+
+@bp.route("/requests/<id:service_request_id>/waivers", methods=["POST"])
+@console_page(*DECIDERS)
+def waive_deadline(service_request_id: int) -> ResponseReturnValue:
+    sr = _request(service_request_id)
+    form = ConsoleForm("waive", request.form, fields=FORM_FIELDS["waive"])
+
+    def waive() -> None:
+        form.check_version(sr.version)
+        service.waive_deadline(db(), sr, actor=g.user, now=_now(), **form.load(WaiverSchema()))
+
+    form.submit(waive)
+    return _done(sr, form, _("The deadline was waived."), "deadlines")
+
+
+@bp.route("/requests/<id:service_request_id>/decision", methods=["POST"])
+@console_page(*DECIDERS)
+def decide(service_request_id: int) -> ResponseReturnValue:
+    sr = _request(service_request_id)
+    form = ConsoleForm("decision", request.form, fields=FORM_FIELDS["decision"])
+
+    def decide_() -> None:
+        form.check_version(sr.version)
+        service.decide(sr, actor_id=g.user.id, now=_now(), **form.load(DecisionSchema()))
+
+    form.submit(decide_)
+    return _done(sr, form, _("The decision was recorded."), "decision")
