@@ -87,7 +87,7 @@ def demo_data() -> None:
         session.commit()
     click.echo("demo users (username / password):")
     for username, password, roles in summary.credentials:
-        click.echo(f"  {username:<16} {password:<22} {', '.join(roles)}")
+        click.echo(f"  {username:<18} {password:<28} {', '.join(roles)}")
     click.echo(summary.line())
 
 

@@ -183,6 +183,19 @@ def test_the_language_switch_stays_on_this_site(client: FlaskClient) -> None:
     assert response.headers["Location"] == "/"
 
 
+# Browsers drop tabs and line breaks inside a URL and read "\" as "/": each of these is //evil.example to them.
+DISGUISED_ELSEWHERE = ("/\t/evil.example/board", "/\n/evil.example", "\t//evil.example", "/\\evil.example",
+                       "/ /evil.example")
+
+
+@pytest.mark.parametrize("target", DISGUISED_ELSEWHERE)
+def test_neither_the_sign_in_nor_the_language_switch_bounces_to_a_disguised_other_site(
+        client: FlaskClient, make_user: Callable[..., User], target: str) -> None:
+    console = Console(client)
+    assert console.post("/language", {"language": "en", "next": target}).headers["Location"] == "/"
+    assert console.sign_in(make_user("dispatcher"), next=target).headers["Location"] == "/"
+
+
 def test_the_api_explorer_stays_at_docs(client: FlaskClient) -> None:
     assert client.get("/docs").status_code == 200
 

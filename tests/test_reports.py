@@ -112,6 +112,20 @@ def test_rep3_a_signed_report_cannot_change_and_a_correction_is_a_new_version_si
         assert verdict["valid"] is True, verdict
 
 
+def test_rep3_a_tag_read_from_one_report_version_never_matches_another(field: Field) -> None:
+    field.to("on_site")
+    first_draft = field.report()  # version 1, untouched: its row is at version 1
+    assert field.act("work-done").status_code == 200
+    assert field.write_report().status_code == 200 and field.sign().status_code == 200
+    correction = field.lead.post(f"{field.url}/report/corrections")  # version 2: a new row, also at row version 1
+    assert correction.status_code == 201
+    assert correction.headers["ETag"] != first_draft.headers["ETag"]
+    stale = field.lead.put(f"{field.url}/report", headers=etag(first_draft), json=complete_report(field.part["id"])
+                           | {"work_done": "Written over a version never read"})
+    assert stale.status_code == 412
+    assert field.report().get_json()["work_done"] != "Written over a version never read"
+
+
 def test_rep3_verify_detects_a_row_altered_directly_in_the_database(field: Field) -> None:
     field.to("signed")
     assert field.lead.get(f"{field.url}/report/verify").get_json()["valid"] is True

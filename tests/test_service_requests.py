@@ -246,6 +246,23 @@ def test_board_sorts_by_earliest_open_deadline_and_filters(desk: Desk, clock: Ma
     assert desk.dispatcher.get(f"{URL}?status=accepted").get_json() == []
 
 
+def test_dsp4_a_deadline_marked_missed_keeps_its_request_first_on_the_board(desk: Desk, clock: ManualClock,
+                                                                            session: Session,
+                                                                            settings: Settings) -> None:
+    from backend.duties.sla_watch import sla_watch
+
+    late = desk.register(20)  # on site due +24 h
+    clock.advance(hours=20)
+    fresh = desk.register(300)  # reply due +12 h from now, i.e. +32 h
+    clock.advance(hours=5)  # the first request's on-site deadline has passed
+    sla_watch(session, clock.now(), settings)
+    session.commit()
+    board = desk.dispatcher.get(URL).get_json()
+    # Missed but still to be done: the most urgent of all, not the last.
+    assert [r["id"] for r in board] == [late["id"], fresh["id"]]
+    assert board[0]["next_due_at"] == iso(START + timedelta(hours=24))
+
+
 def test_board_refuses_an_unknown_status_filter_naming_it(desk: Desk) -> None:
     response = desk.dispatcher.get(f"{URL}?status=lost")
     assert response.status_code == 422

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import babel.dates
@@ -89,7 +90,13 @@ def switch_language() -> ResponseReturnValue:
 
 
 def _same_site(target: str | None) -> str | None:
-    """Only a path on this site, so the switch cannot be used to bounce someone elsewhere."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+    """Only a path on this site, so the switch and the sign-in cannot be used to bounce someone elsewhere.
+
+    Browsers drop tabs and line breaks inside a URL and read a backslash as a slash ("/<tab>/evil.example" is
+    "//evil.example"), so a target holding any of them, or any other control or space character, is refused."""
+    if not target or "\\" in target or any(char.isspace() or not char.isprintable() for char in target):
+        return None
+    parts = urlsplit(target)
+    if not target.startswith("/") or parts.scheme or parts.netloc:
+        return None
+    return target

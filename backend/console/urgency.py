@@ -1,6 +1,6 @@
 """How urgent a request looks in the console: one rule for the board's row colour and the map's site marker.
 
-The request's next deadline is the earliest one still to be done (open, or missed and not yet done late). Missed:
+The request's next deadline is ServiceRequest.next_deadline, the board's sort key. Missed:
 it is past due (as effective_status and the board's "overdue" filter say); soon: due within
 ONSITE_CONSOLE_URGENT_HOURS; ok: more time than that; none: nothing left to meet. No Flask here."""
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from backend.dispatch.models import Deadline, ServiceRequest
-from backend.dispatch.service import UNFULFILLED, RequestStatus
+from backend.dispatch.models import Deadline
+from backend.dispatch.service import RequestStatus
 
 # The open work the board and the map show: requests not yet resolved or rejected.
 OPEN_REQUESTS = (RequestStatus.REGISTERED, RequestStatus.ACCEPTED, RequestStatus.IN_PROGRESS)
@@ -21,12 +21,6 @@ class Urgency(StrEnum):
     SOON = "soon"
     MISSED = "missed"
     NONE = "none"
-
-
-def next_deadline(service_request: ServiceRequest) -> Deadline | None:
-    """The earliest deadline still to be done: open, or already missed but not yet done late."""
-    pending = [d for d in service_request.deadlines if d.status in UNFULFILLED and d.met_at is None]
-    return min(pending, key=lambda d: d.due_at, default=None)
 
 
 def urgency(deadline: Deadline | None, now: datetime, urgent_hours: float) -> Urgency:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
@@ -11,9 +12,19 @@ from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 from backend.audit.recorder import Audited
 from backend.customers.models import Customer, Unit
 from backend.db import Base, Versioned, clock_of
-from backend.dispatch.sla import DeadlineStatus, effective_status
+from backend.dispatch.sla import UNFULFILLED, DeadlineStatus, effective_status
 from backend.stations.models import Station
 from backend.technicians.models import Technician
+
+
+class RequestStatus(StrEnum):
+    """The register's states (INT-1) reached so far; feedback given and closed are still to come."""
+
+    REGISTERED = "registered"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"  # the job's report is approved (REP-5)
 
 
 class SlaPolicy(Audited, Base):
@@ -89,8 +100,17 @@ class ServiceRequest(Audited, Versioned, Base):
     def deadlines_changed(self) -> None:
         """Refresh the board's sort key. (The version moves by itself: deadlines are rows the request owns, see
         backend.db.)"""
-        due = [d.due_at for d in self.deadlines if d.status == DeadlineStatus.OPEN]
-        self.next_due_at = min(due) if due else None
+        upcoming = self.next_deadline
+        self.next_due_at = upcoming.due_at if upcoming else None
+
+    @property
+    def next_deadline(self) -> Deadline | None:
+        """The earliest deadline still to be done: open, or missed and not yet done late. The board leads with it,
+        so a missed deadline, the most urgent of all, comes first."""
+        if self.status == RequestStatus.REJECTED:
+            return None  # INT-4: a rejected request has nothing left to do, late or not
+        pending = [d for d in self.deadlines if d.status in UNFULFILLED and d.met_at is None]
+        return min(pending, key=lambda d: d.due_at, default=None)
 
 
 class Deadline(Audited, Base):

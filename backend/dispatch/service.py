@@ -21,21 +21,11 @@ from backend.customers.models import Customer, Unit
 from backend.dispatch.candidates import Candidate, evaluate_crew, find_candidates, on_site_due
 from backend.dispatch.geo import Found, nearest
 from backend.dispatch.models import (JOB_ASSIGNED, Communication, Deadline, DispatchDecision, Job, JobTechnician,
-                                     ServiceRequest, ServiceRequestCounter)
+                                     RequestStatus, ServiceRequest, ServiceRequestCounter)
 from backend.dispatch.policy import current_policy
-from backend.dispatch.sla import DeadlineKind, DeadlineStatus, assess, effective_status, settled_status
+from backend.dispatch.sla import UNFULFILLED, DeadlineKind, DeadlineStatus, assess, effective_status, settled_status
 from backend.errors import Conflict, DomainError, Forbidden, NotFound
 from backend.stations.models import Station
-
-
-class RequestStatus(StrEnum):
-    """The register's states (INT-1) reached so far; feedback given and closed are still to come."""
-
-    REGISTERED = "registered"
-    ACCEPTED = "accepted"
-    REJECTED = "rejected"
-    IN_PROGRESS = "in_progress"
-    RESOLVED = "resolved"  # the job's report is approved (REP-5)
 
 
 class Decision(StrEnum):
@@ -50,8 +40,6 @@ class CommunicationKind(StrEnum):
 
 
 DISPATCHABLE = (RequestStatus.REGISTERED, RequestStatus.ACCEPTED)
-# A missed deadline still has to be done (late): the customer still needs the reply, the contact, the visit.
-UNFULFILLED = (DeadlineStatus.OPEN, DeadlineStatus.MISSED)
 # The office sees the jobs of its stations (all of them at head office, SCP-1); a technician only the jobs they are on.
 JOB_OFFICE_ROLES = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN})
 # Who may do what with the register, shared by every front end (the API's views and the console's pages).

@@ -25,6 +25,10 @@ class DeadlineStatus(StrEnum):
     WAIVED = "waived"
 
 
+# A missed deadline still has to be done (late): the customer still needs the reply, the contact, the visit.
+UNFULFILLED = (DeadlineStatus.OPEN, DeadlineStatus.MISSED)
+
+
 class FaultCategory(StrEnum):
     BODY = "body"
     CHASSIS_ENGINE = "chassis_engine"

@@ -335,23 +335,29 @@ def _run_and_remember(func: Callable[..., Any], args: Any, kwargs: Any,
     return response
 
 
-def etag_of(version: int) -> str:
+def etag_of(version: int | str) -> str:
     return f'"{version}"'
+
+
+def entity_version(resource: Any) -> int | str:
+    """What a resource's ETag names: its row version, unless the resource says more (a report's row version
+    restarts with each report version, so the report tags both)."""
+    return getattr(resource, "entity_version", resource.version)
 
 
 def tagged(resource: Any, **headers: str) -> tuple[Any, dict[str, str]]:
     """The resource with its ETag. Flushes first: the version moves on at flush, and the answer must carry the
     version the write produced, not the one read."""
     db().flush()
-    return resource, {"ETag": etag_of(resource.version), **headers}
+    return resource, {"ETag": etag_of(entity_version(resource)), **headers}
 
 
-def require_if_match(current_version: int) -> None:
+def require_if_match(current_version: int | str) -> None:
     """Updates must name the version they were based on, so a stale write is refused, never applied."""
     check_if_match(request.headers.get("If-Match"), current_version)
 
 
-def check_if_match(supplied: str | None, current_version: int) -> None:
+def check_if_match(supplied: str | None, current_version: int | str) -> None:
     """require_if_match's judgement of a supplied tag; the console passes the version its form was rendered with."""
     if supplied is None:
         raise DomainError("If-Match", "send the ETag you read in If-Match", status=428, location="header")

@@ -74,6 +74,12 @@ class FieldReport(Audited, Versioned, Base):
     compensation_lines: Mapped[list[CompensationLine]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="CompensationLine.line_no")
 
+    @property
+    def entity_version(self) -> str:
+        """The ETag names the report version and the row version: each report version is a new row whose row
+        version starts again at 1, so the row version alone could let a tag read from version 1 approve version 2."""
+        return f"{self.version_no}.{self.version}"
+
 
 class ReportPartLine(Audited, Base):
     """A part replaced on site (REP-1, WAR-2, PRT-4): why, how many, covered or chargeable, new and old serial."""

@@ -63,7 +63,7 @@ def get_report(job_id: int) -> Any:
 def put_report(data: dict[str, Any], job_id: int) -> Any:
     job = _lead_job(job_id)
     report = service.current_report(db(), job)
-    require_if_match(report.version)
+    require_if_match(report.entity_version)
     service.update_draft(db(), job, report, data, now=onsite().clock.now())
     return tagged(report)
 
@@ -94,7 +94,7 @@ def list_report_versions(pagination_parameters: Any, job_id: int) -> Any:
 def post_sign_off(data: dict[str, Any], job_id: int) -> Any:
     job = _lead_job(job_id)
     report = service.current_report(db(), job)
-    require_if_match(report.version)
+    require_if_match(report.entity_version)
     app = onsite()
     signed = service.SignOff(image=data.pop("signature_image"), **data)
     service.sign_off(db(), job, report, signed, actor_id=current_user().id, now=app.clock.now(), signer=app.signer,
@@ -197,7 +197,7 @@ def post_submit(job_id: int) -> Any:
 def post_approve(job_id: int) -> Any:
     job = visible_job(job_id)
     report = service.current_report(db(), job)
-    require_if_match(report.version)
+    require_if_match(report.entity_version)
     service.approve(db(), job, report, actor=current_user(), now=onsite().clock.now())
     return tagged(report)
 

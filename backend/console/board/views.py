@@ -15,7 +15,7 @@ from backend.console import bp
 from backend.console.i18n import lazy_gettext as _l
 from backend.console.pages import console_page
 from backend.console.render import render_page
-from backend.console.urgency import OPEN_REQUESTS, Urgency, next_deadline, urgency
+from backend.console.urgency import OPEN_REQUESTS, Urgency, urgency
 from backend.dispatch import service
 from backend.dispatch.models import Deadline, Job, ServiceRequest
 from backend.dispatch.schemas import ServiceRequestFilterSchema
@@ -68,11 +68,9 @@ def board_rows(filters: dict[str, Any], now: datetime) -> list[BoardRow]:
     urgent_hours = onsite().settings.console_urgent_hours
     rows = []
     for r in requests:
-        deadline = next_deadline(r)
+        deadline = r.next_deadline
         rows.append(BoardRow(r, deadline, urgency(deadline, now, urgent_hours), jobs.get(r.id), r.id in escalated))
-    # The service orders by the earliest *open* deadline; a deadline already marked missed still has to be done
-    # and is the most urgent of all, so the board puts it first (a stable sort keeps the service's order otherwise).
-    return sorted(rows, key=lambda row: (row.deadline is None, row.deadline.due_at if row.deadline else now))
+    return rows
 
 
 def _context() -> dict[str, Any]:

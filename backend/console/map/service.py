@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from backend.accounts.models import User
 from backend.accounts.scope import within_scope
 from backend.config import Settings
-from backend.console.urgency import OPEN_REQUESTS, Urgency, next_deadline, urgency
+from backend.console.urgency import OPEN_REQUESTS, Urgency, urgency
 from backend.dispatch import service as dispatch
 from backend.dispatch.candidates import DEFAULT_LIMIT, LAST_KNOWN_POSITION, Candidate
 from backend.dispatch.models import ServiceRequest
@@ -101,7 +101,7 @@ def map_features(session: Session, user: User, now: datetime, settings: Settings
 
 
 def _request(r: ServiceRequest, now: datetime, settings: Settings) -> MapRequest:
-    deadline = next_deadline(r)
+    deadline = r.next_deadline
     return MapRequest(r.id, r.number, r.customer.name, r.site_address, r.site_latitude, r.site_longitude, r.tier,
                       r.status, r.nearest_station_id, deadline.due_at if deadline else None,
                       urgency(deadline, now, settings.console_urgent_hours))
