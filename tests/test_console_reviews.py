@@ -119,6 +119,17 @@ def test_rep5_a_supervisor_approves_the_version_shown(app: Flask, field: Field, 
     assert all(e.action.startswith("POST /reviews/") for e in entries)
 
 
+def test_a_version_number_in_the_path_takes_ascii_digits_only(app: Flask, field: Field,
+                                                              make_user: Callable[..., User]) -> None:
+    page_url = _submitted(field)
+    console = _console(app, make_user("supervisor"))
+    version = _shown_version(console.text(page_url))
+    # "١" is ARABIC-INDIC DIGIT ONE: no path names version 1 with it, as no path names job 4 with "٤".
+    for action, body in (("approve", {"version": version}), ("reject", {"version": version, "reason": "Blurry"})):
+        assert console.post(f"{page_url}/versions/\u0661/{action}", body).status_code == 404
+    assert _job_status(field) == "submitted"
+
+
 def test_rep5_approving_a_stale_page_changes_nothing_and_says_so(app: Flask, field: Field, desk: Desk,
                                                                  make_user: Callable[..., User]) -> None:
     """The page showed version 1; meanwhile another supervisor rejected it and the technician handed in version 2.
@@ -230,7 +241,7 @@ def test_four_eyes_no_approve_button_on_your_own_crews_report_and_the_post_is_re
     console = _console(app, foreman)
     page = console.text(f"/reviews/{job['id']}")
     assert 'data-testid="four-eyes"' in page and "Approve version" not in page
-    version = api.get(f"{url}/report").headers["ETag"].strip('"')
+    version = str(api.get(f"{url}/report").get_json()["version"])  # the row version the console form carries
     response = console.post(f"/reviews/{job['id']}/versions/1/approve", {"version": version})
     assert response.status_code == 403
     assert "four eyes" in response.get_data(as_text=True)
