@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from base64 import b64encode
 from hashlib import sha256
 
 import swagger_ui_bundle
 from flask import Flask, Response, request, send_from_directory
-from sqlalchemy import text
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from backend.clock import Clock, SystemClock
@@ -17,26 +15,16 @@ from backend.config import Settings
 from backend.console import init_console
 from backend.db import make_engine, make_session_factory
 from backend.http.api import Api, Blueprint
-from backend.http.context import REQUEST_ID_HEADER, Onsite, close_session, db, request_id
+from backend.http.context import REQUEST_ID_HEADER, Onsite, close_session, request_id
 from backend.http.fields import IdConverter, TextConverter
 from backend.http.problems import register_problem_handlers
+from backend.observability.metrics import init_metrics
+from backend.logs import configure_logging, init_request_logging
 
 API_VERSION = "1.0.0"
 DOCS_PATH = "/docs"
 SWAGGER_UI_STATIC = f"{DOCS_PATH}/static/"
 INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
-
-health_blp = Blueprint("health", __name__, url_prefix="/api/v1/health", description="Liveness for load balancers")
-
-
-@health_blp.route("", methods=["GET"])
-@health_blp.public
-@health_blp.response(200)
-@health_blp.doc(summary="Service and database are up")
-def health() -> dict[str, str]:
-    db().execute(text("SELECT 1"))
-    return {"status": "ok"}
-
 
 def _blueprints() -> list[Blueprint]:
     from backend.accounts.views import auth_blp, me_blp, users_blp
@@ -45,6 +33,7 @@ def _blueprints() -> list[Blueprint]:
     from backend.customers.views import customers_blp, units_blp
     from backend.dispatch.views import jobs_blp, requests_blp
     from backend.fieldwork.views import blp as fieldwork_blp
+    from backend.http.health import blp as health_blp
     from backend.kpis.views import blp as kpis_blp
     from backend.notifications.views import blp as notifications_blp
     from backend.parts.flow_views import claims_blp, freight_blp, old_parts_blp, requisitions_blp, write_offs_blp
@@ -82,10 +71,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                                                               "bearerFormat": "JWT"}}},
         },
     )
-    if settings.env != "production":
-        logging.basicConfig(level=logging.INFO)
+    configure_logging(settings)
 
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, connect_timeout=settings.db_connect_timeout_seconds,
+                         statement_timeout=settings.db_statement_timeout_seconds)
     app.extensions["onsite"] = Onsite(settings=settings, clock=clock or SystemClock(), engine=engine,
                                       session_factory=make_session_factory(engine))
     app.url_map.converters.update(id=IdConverter, default=TextConverter, string=TextConverter)
@@ -95,6 +84,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         api.register_blueprint(blueprint)
 
     register_problem_handlers(app)
+    init_metrics(app)  # /metrics, and the request timing it reports
+    init_request_logging(app)  # one access line per request
     app.teardown_appcontext(close_session)
     init_console(app)  # the office's web pages under /, beside the API
 

@@ -3,27 +3,39 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import shutil
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from sqlalchemy.orm import Session
 from werkzeug.serving import WSGIRequestHandler
+from werkzeug.wsgi import ClosingIterator
 
 from backend.config import SECRET_KEY_ADVICE, ConfigurationError, Settings, is_loopback_host, secret_key_problem
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
 DEFAULT_SPEC_PATH = Path("openapi/openapi.json")
+log = logging.getLogger(__name__)
 
 
 def _settings(**overrides: object) -> Settings:
+    from backend.logs import configure_logging
+
     try:
-        return Settings.from_env(**overrides)
+        settings = Settings.from_env(**overrides)
     except ConfigurationError as exc:
         raise click.ClickException(str(exc)) from exc
+    configure_logging(settings)  # from the start, so a gunicorn master logs like its workers
+    return settings
 
 
 @click.group()
@@ -115,6 +127,42 @@ def stock_verify() -> None:
         raise click.exceptions.Exit(1)
 
 
+@cli.command("backup")
+@click.argument("path", type=click.Path(path_type=Path))
+def backup_command(path: Path) -> None:
+    """Back up the database (a consistent snapshot, taken while Onsite keeps running: SQLite's online backup, or
+    pg_dump), the media files and the report signing key into PATH, a new owner-only folder. It holds secrets."""
+    from backend.backup import service
+    from backend.clock import SystemClock
+
+    try:
+        outcome = service.backup(_settings(), path, now=SystemClock().now(),
+                                 progress=lambda message: click.echo(f"  {message}"))
+    except service.BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    _report(outcome)
+
+
+@cli.command("restore")
+@click.argument("path", type=click.Path(path_type=Path, exists=True, file_okay=False))
+def restore_command(path: Path) -> None:
+    """Restore the backup in PATH into the configured database, which must be empty (a new SQLite file or a new
+    PostgreSQL database), and into the instance folder (media, signing key). Stop Onsite first."""
+    from backend.backup import service
+
+    try:
+        outcome = service.restore(_settings(), path, progress=lambda message: click.echo(f"  {message}"))
+    except service.BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    _report(outcome)
+
+
+def _report(outcome) -> None:  # type: ignore[no-untyped-def]
+    for notice in outcome.notices:
+        click.echo(f"WARNING: {notice}")
+    click.echo(outcome.summary)
+
+
 @cli.command("openapi")
 @click.option("--output", type=click.Path(path_type=Path), default=DEFAULT_SPEC_PATH, show_default=True)
 def openapi(output: Path) -> None:
@@ -145,9 +193,50 @@ def serve(host: str, port: int, production: bool, workers: int | None, no_schedu
                         with_scheduler=not no_scheduler)
         return
     app = _app(settings)
+    in_flight = _InFlightRequests(app.wsgi_app)
+    app.wsgi_app = in_flight  # type: ignore[method-assign]
     with _scheduler(app, enabled=not no_scheduler):
         click.echo(f"Onsite on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
-        app.run(host=host, port=port, threaded=True, use_reloader=False, request_handler=_BannerlessRequestHandler)
+        # SIGTERM (a service manager's or container runtime's stop) stops the server as Ctrl+C does: it closes
+        # its socket; then the requests in flight are finished and the scheduler hands its lock over.
+        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+        try:
+            app.run(host=host, port=port, threaded=True, use_reloader=False,
+                    request_handler=_BannerlessRequestHandler)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        in_flight.wait_until_idle(settings.request_timeout_seconds)
+
+
+class _InFlightRequests:
+    """WSGI middleware counting the requests being served, so that the development server, once stopped, can let
+    them finish (its request threads are daemons, which would die with the process)."""
+
+    def __init__(self, app: WSGIApplication) -> None:
+        self.app = app
+        self._count = 0
+        self._idle = threading.Condition()
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        with self._idle:
+            self._count += 1
+        try:
+            return ClosingIterator(self.app(environ, start_response), self._done)
+        except BaseException:
+            self._done()
+            raise
+
+    def _done(self) -> None:
+        with self._idle:
+            self._count -= 1
+            self._idle.notify_all()
+
+    def wait_until_idle(self, timeout: float) -> None:
+        with self._idle:
+            if self._count:
+                log.info("waiting up to %s s for %d request(s) in flight", timeout, self._count)
+            if not self._idle.wait_for(lambda: self._count == 0, timeout):
+                log.warning("stopping with %d request(s) unfinished after %s s", self._count, timeout)
 
 
 class _BannerlessRequestHandler(WSGIRequestHandler):
@@ -162,6 +251,7 @@ class _BannerlessRequestHandler(WSGIRequestHandler):
 
 def _serve_gunicorn(settings: Settings, host: str, port: int, workers: int, *, with_scheduler: bool) -> None:
     from gunicorn.app.base import BaseApplication
+    from gunicorn.glogging import Logger
     from gunicorn.http import wsgi
 
     class BannerlessResponse(wsgi.Response):  # type: ignore[misc]
@@ -172,14 +262,28 @@ def _serve_gunicorn(settings: Settings, host: str, port: int, workers: int, *, w
 
     # Every gunicorn worker type makes its responses through this module attribute (in gunicorn.http.wsgi.create).
     wsgi.Response = BannerlessResponse
+    _share_metrics_between_workers(settings)
+
+    class OnsiteLogger(Logger):  # type: ignore[misc]
+        """gunicorn's own messages (workers booting and exiting, signals, timeouts) go through Onsite's log handler,
+        in its format. gunicorn's access log stays off: the app writes one line per request itself."""
+
+        def setup(self, cfg) -> None:  # type: ignore[no-untyped-def]
+            super().setup(cfg)
+            for handler in [h for h in self.error_log.handlers if getattr(h, "_gunicorn", False)]:
+                self.error_log.removeHandler(handler)
+            self.error_log.propagate = True
+
     running = ExitStack()
 
     class OnsiteGunicorn(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
-            self.cfg.set("accesslog", "-")
+            self.cfg.set("logger_class", OnsiteLogger)
+            # A worker stopping (SIGTERM: it finishes its request first) stops its scheduler, handing the lock over.
             self.cfg.set("worker_exit", lambda _server, _worker: running.close())
+            self.cfg.set("child_exit", lambda _server, worker: _forget_worker_metrics(worker.pid))
             # A sync worker serves one request at a time, so a slow or stalled client holds it: the worker is
             # restarted after the request timeout, and oversized request lines and headers are refused unread.
             # (Keep-alive does not apply: sync workers close every connection; the reverse proxy keeps clients'.)
@@ -199,6 +303,23 @@ def _serve_gunicorn(settings: Settings, host: str, port: int, workers: int, *, w
 
     click.echo(f"Onsite (gunicorn, {workers} workers) on http://{host}:{port}")
     OnsiteGunicorn().run()
+
+
+def _share_metrics_between_workers(settings: Settings) -> None:
+    """prometheus-client's multiprocess mode: each worker writes its counts to files in a folder of its own under
+    the instance path, emptied at start (old workers' counts would add up forever), and /metrics adds them up.
+    Set before any worker imports prometheus_client, which reads it once."""
+    folder = settings.instance_path / "prometheus-metrics"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(mode=0o700, parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+
+
+def _forget_worker_metrics(pid: int) -> None:
+    """A worker that exited no longer counts in the pool gauges (its counters stay: they are totals)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(pid)
 
 
 @cli.command("scheduler")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import math
 import os
 from collections import Counter
@@ -12,6 +13,7 @@ from pathlib import Path
 
 DEFAULT_SECRET_KEY = "onsite-development-secret-do-not-use-in-production"
 ENVIRONMENTS = ("development", "testing", "production")
+LOG_FORMATS = ("json", "text")
 # A token secret an outsider cannot guess: about as hard as a random 128-bit key (see estimated_secret_bits).
 MIN_SECRET_BITS = 128
 SECRET_KEY_ADVICE = "make one with: python3 -c 'import secrets;print(secrets.token_urlsafe(48))'"
@@ -88,10 +90,22 @@ class Settings:
     max_body_bytes: int = 2 * 1024 * 1024
     # Under `serve --production`, gunicorn restarts a worker stuck on one request (or a slow upload) this long.
     request_timeout_seconds: int = 30
+    # PostgreSQL: a connection attempt gives up after the connect timeout; a statement is cancelled by the server
+    # after the statement timeout (and given up by the client the connect timeout later, should the server not
+    # answer at all). Keep their sum below the request timeout, so a frozen database answers 503, not a killed
+    # worker. A request the database cannot serve gets 503 with Retry-After of the retry seconds.
+    db_connect_timeout_seconds: int = 5
+    db_statement_timeout_seconds: int = 20
+    db_retry_after_seconds: int = 5
     # How many reverse proxies in front of the app append to X-Forwarded-For; 0 trusts no such header, so a
     # client cannot pick the address the login throttle sees.
     trusted_proxies: int = 0
+    # The log: "json" (one object per line) or "text"; empty means json in production, text otherwise.
+    log_format: str = ""
+    log_level: str = "INFO"
     max_page_size: int = 200
+    # GET /metrics accepts this bearer token (for Prometheus) besides an admin's access token; empty: admins only.
+    metrics_token: str = ""
     idempotency_retention_days: int = 7
     # SLA policy defaults (RULES.md §2); a request freezes the numbers it was computed with (DSP-4).
     sla_radius_km: float = 100.0
@@ -154,7 +168,8 @@ class Settings:
                      "travel_speed_kmh", "access_token_minutes", "refresh_token_days", "max_body_bytes",
                      "refresh_family_days", "password_min_length", "login_max_failures_per_user",
                      "login_max_failures_per_address", "login_window_minutes",
-                     "request_timeout_seconds",
+                     "request_timeout_seconds", "db_connect_timeout_seconds", "db_statement_timeout_seconds",
+                     "db_retry_after_seconds",
                      "sla_escalation_lead_hours", "scheduler_lease_seconds", "webhook_timeout_seconds",
                      "webhook_max_attempts", "webhook_retry_base_seconds", "arrival_clock_skew_seconds",
                      "sync_overlap_seconds", "max_image_bytes", "callback_due_days", "follow_up_interval_hours",
@@ -162,6 +177,14 @@ class Settings:
                      "console_urgent_hours", "map_stale_position_hours"):
             if getattr(self, name) <= 0:
                 raise ConfigurationError(f"ONSITE_{name.upper()} must be positive")
+        if not self.log_format:
+            object.__setattr__(self, "log_format", "json" if self.env == "production" else "text")
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigurationError(f"ONSITE_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, "
+                                     f"not {self.log_format!r}")
+        if not isinstance(logging.getLevelName(self.log_level.upper()), int):
+            raise ConfigurationError(f"ONSITE_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, "
+                                     f"not {self.log_level!r}")
         if self.trusted_proxies < 0:
             raise ConfigurationError("ONSITE_TRUSTED_PROXIES must be 0 or more")
         try:
@@ -173,6 +196,16 @@ class Settings:
     def webhook_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
         return tuple(ipaddress.ip_network(item.strip()) for item in self.webhook_allowed_networks.split(",")
                      if item.strip())
+
+    @property
+    def signing_key_path(self) -> Path:
+        """The report sealing key's file, used when ONSITE_SIGNING_KEY is not set."""
+        return self.instance_path / "signing-key.pem"
+
+    @property
+    def media_path(self) -> Path:
+        """The content-addressed store of photos and signature images."""
+        return self.instance_path / "media"
 
     def create_instance_path(self) -> None:
         """The instance folder (SQLite database, signing key, media) is created readable by its owner only."""

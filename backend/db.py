@@ -10,9 +10,12 @@ from functools import cache
 from itertools import product
 from typing import Any
 
-from sqlalchemy import DateTime, Insert, Integer, MetaData, Table, create_engine, event, inspect, make_url
+import psycopg
+from sqlalchemy import URL, DateTime, Insert, Integer, MetaData, Table, create_engine, event, inspect, make_url
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.orm import (ONETOMANY, DeclarativeBase, Mapped, Mapper, Session, declared_attr, mapped_column,
                             sessionmaker)
 from sqlalchemy.orm.attributes import flag_modified
@@ -64,13 +67,105 @@ class Versioned(Timestamped):
         return {"version_id_col": cls.version}
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, connect_timeout: int | None = None, statement_timeout: int | None = None,
+                **kwargs: Any) -> Engine:
+    """An engine for `url`. The timeouts (seconds) bound how long PostgreSQL may keep a caller waiting: a
+    connection attempt, and each statement (cancelled by the server; if the server does not answer at all, the
+    client gives up `connect_timeout` later). SQLite's analogue of the statement timeout is how long a writer
+    queues for the write lock. Without them (migrations, the scheduler lock) PostgreSQL waits unbounded."""
     if url.startswith("sqlite"):
         _create_owner_only_file(make_url(url).database)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
-        _configure_sqlite(engine)
+        busy_timeout = statement_timeout or SQLITE_BUSY_TIMEOUT_SECONDS
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_timeout}, **kwargs)
+        _configure_sqlite(engine, busy_timeout)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    if connect_timeout is not None:
+        kwargs.setdefault("pool_timeout", connect_timeout)  # every pooled connection busy: fail, do not queue on
+    engine = create_engine(url, pool_pre_ping=True,
+                           connect_args=_postgresql_connect_args(make_url(url), connect_timeout, statement_timeout),
+                           **kwargs)
+    _configure_postgresql(engine, connect_timeout, statement_timeout)
+    return engine
+
+
+# TCP keepalives notice a database host that vanished (power loss, a network partition) from an idle pooled
+# connection in about idle + interval x count = 60 s. Any libpq parameter in the URL's query overrides these.
+POSTGRESQL_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+
+
+def _postgresql_connect_args(url: URL, connect_timeout: int | None, statement_timeout: int | None) -> dict[str, Any]:
+    args: dict[str, Any] = {name: value for name, value in POSTGRESQL_KEEPALIVES.items() if name not in url.query}
+    if connect_timeout is not None and "connect_timeout" not in url.query:
+        args["connect_timeout"] = connect_timeout
+    if statement_timeout is not None:
+        # The URL's own options come last, so a statement_timeout given there wins.
+        options = [f"-c statement_timeout={statement_timeout * 1000}", url.query.get("options")]
+        args["options"] = " ".join(option for option in options if isinstance(option, str))
+    return args
+
+
+class _DeadlineConnection(psycopg.Connection[Any]):
+    """A connection that stops waiting for a server that does not answer. statement_timeout is enforced by the
+    server, so a frozen (paused, swapped out, half-partitioned) server would keep a request waiting forever: the
+    kernel still acknowledges its packets, so keepalives do not see it either."""
+
+    answer_timeout: float | None = None  # set from the pool's events, see _configure_postgresql
+
+    def wait(self, gen: Any, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
+        if timeout is not None or self.answer_timeout is None:  # psycopg's own bounded waits (cancel, notifies)
+            return super().wait(gen, *args, timeout=timeout, **kwargs)
+        try:
+            return super().wait(gen, *args, timeout=self.answer_timeout, **kwargs)
+        except psycopg.errors._WaitTimeout:  # noqa: SLF001  (its public base, OperationalError, is far wider)
+            # Mid-protocol, the connection cannot be used again; closed, SQLAlchemy sees a disconnect.
+            self.pgconn.finish()
+            raise psycopg.OperationalError(
+                f"the database server did not answer within {self.answer_timeout:g} s") from None
+
+
+def _configure_postgresql(engine: Engine, connect_timeout: int | None, statement_timeout: int | None) -> None:
+    @event.listens_for(engine, "handle_error")
+    def _unreachable_is_disconnect(context: Any) -> None:
+        # A failure to connect at all (refused, timed out, the server starting up) is a disconnect too, so that
+        # the error says the connection is unusable (connection_invalidated) like one lost mid-request.
+        if context.connection is None and isinstance(context.original_exception, psycopg.OperationalError):
+            context.is_disconnect = True
+
+    if connect_timeout is None or statement_timeout is None:
+        return
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        return _DeadlineConnection.connect(*cargs, **cparams)
+
+    # A connection waiting in the pool is next used for pool_pre_ping's ping, which a healthy server answers at
+    # once: it gets no longer than a connection attempt. Checked out (after the ping), statements get their timeout
+    # plus the same margin, so the server's own statement_timeout normally answers first (the connection survives).
+    @event.listens_for(engine, "checkin")
+    def _await_ping(dbapi_connection: Any, _record: Any) -> None:
+        if dbapi_connection is not None:
+            dbapi_connection.answer_timeout = connect_timeout
+
+    @event.listens_for(engine, "checkout")
+    def _await_statements(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        dbapi_connection.answer_timeout = statement_timeout + connect_timeout
+
+
+def database_unavailable(error: BaseException) -> str | None:
+    """Why the database cannot serve anyone just now (unreachable, restarting, frozen, overloaded), or None when
+    `error` is anything else: the request itself or the code is at fault, and a retry would fail the same way."""
+    if isinstance(error, SATimeoutError):  # pool_timeout: every pooled connection stayed busy
+        return "every database connection stayed busy"
+    if isinstance(error, DisconnectionError) or (isinstance(error, DBAPIError) and error.connection_invalidated):
+        return "the database cannot be reached"
+    sqlstate = getattr(error.orig, "sqlstate", None) if isinstance(error, DBAPIError) else None
+    if sqlstate == "57014":  # query_canceled: only statement_timeout cancels statements here
+        return "the database did not answer within the statement timeout"
+    # Connection exceptions; insufficient resources (too many connections, disk full, out of memory); the server
+    # shutting down, crashed or starting up.
+    if sqlstate is not None and sqlstate.startswith(("08", "53", "57P")):
+        return "the database cannot serve requests just now"
+    return None
 
 
 def _create_owner_only_file(database: str | None) -> None:
@@ -83,9 +178,10 @@ def _create_owner_only_file(database: str | None) -> None:
 
 
 SQLITE_MMAP_BYTES = 2**31
+SQLITE_BUSY_TIMEOUT_SECONDS = 30
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, busy_timeout: int) -> None:
     """WAL, foreign keys, and explicit BEGINs: pysqlite's own transaction handling defers locks so late
     that a read-then-write transaction fails instead of waiting; writers ask for BEGIN IMMEDIATE."""
 
@@ -95,7 +191,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout * 1000}")
         # Reports (the KPIs) follow index lookups across big tables; through the default 2 MiB page cache they are
         # disk-bound. Memory-mapped reads use the OS page cache instead (a mapping, not an allocation).
         cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
@@ -115,6 +211,17 @@ def writer_session(factory: sessionmaker[Session]) -> Session:
     """A session whose transaction takes the write lock up front on SQLite (a no-op on PostgreSQL)."""
     engine = factory.kw["bind"]
     return factory(bind=engine.execution_options(onsite_writer=True))
+
+
+def locked(session: Session, model: type[Any], ident: Any) -> Any:
+    """The row read afresh under a lock held until commit (None if there is none).
+
+    Every write that does not ask for If-Match reads the rows it will update this way: a concurrent writer of the
+    row then waits for the first to commit and decides on what it committed, instead of failing the version check
+    at flush (see Versioned). On PostgreSQL it is FOR NO KEY UPDATE, the lock an UPDATE takes anyway, so rows
+    referring to this one can still be inserted meanwhile; on SQLite the writer's BEGIN IMMEDIATE already holds the
+    database. Whoever locks several rows takes them in one order, a service request before its job."""
+    return session.get(model, ident, with_for_update={"key_share": True, "of": model}, populate_existing=True)
 
 
 def insert_on_conflict(session: Session, table: Table) -> Insert:

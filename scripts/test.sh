@@ -32,6 +32,6 @@ if ! command -v pg_virtualenv >/dev/null || ! ls /usr/lib/postgresql/*/bin/postg
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql postgresql-common >/dev/null
 fi
 # pg_virtualenv exports PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE for a fresh cluster on loopback.
-pg_virtualenv -o "max_connections=200" bash -c '
+pg_virtualenv -t -o "max_connections=200" bash -c '
   export ONSITE_TEST_DATABASE_URL="postgresql+psycopg://${PGUSER}:${PGPASSWORD}@127.0.0.1:${PGPORT}/${PGDATABASE}"
   exec "$@"' _ "${PYTEST_PG[@]}"

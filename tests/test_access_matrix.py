@@ -20,6 +20,7 @@ PUBLIC = "public"
 
 MATRIX = {
     "GET /api/v1/health": PUBLIC,
+    "GET /api/v1/health/ready": PUBLIC,
     "POST /api/v1/auth/token": PUBLIC,
     "POST /api/v1/auth/refresh": PUBLIC,
     "POST /api/v1/auth/logout": PUBLIC,

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from backend.accounts.models import User
+from backend.accounts.models import LoginThrottle, User
 from tests.console_support import Console, console_as
 
 OFFICE = ("dispatcher", "agent", "supervisor", "manager", "admin", "warehouse")
@@ -40,6 +40,16 @@ def test_sign_in_with_a_wrong_password_is_refused_on_the_form(client: FlaskClien
     page = response.get_data(as_text=True)
     assert "Wrong username or password" in page and f'value="{user.username}"' in page
     assert client.get("/board").status_code == 302
+
+
+@pytest.mark.parametrize("username", ["dispatcher\x00", "x" * 300])
+def test_a_sign_in_the_api_would_refuse_as_invalid_gets_the_form_back_and_stores_nothing(
+        client: FlaskClient, session: Session, username: str) -> None:
+    response = Console(client).sign_in(username)
+    assert response.status_code == 422 and response.mimetype == "text/html"
+    assert "Wrong username or password" in response.get_data(as_text=True)
+    # Like the API's 422: nothing names an account, so nothing is counted (PostgreSQL stores no NUL, no long key).
+    assert session.scalars(select(LoginThrottle)).all() == []
 
 
 def test_the_sign_in_never_sends_a_signed_in_person_elsewhere(client: FlaskClient,
@@ -90,6 +100,29 @@ def test_sign_out_ends_the_session(client: FlaskClient, make_user: Callable[...,
     assert console.get("/board").status_code == 200
     response = console.post("/sign-out")
     assert response.status_code == 302
+    assert console.get("/board").status_code == 302
+
+
+def test_a_copy_of_the_cookie_taken_before_sign_out_no_longer_signs_in(app: Any,
+                                                                       make_user: Callable[..., User]) -> None:
+    user = make_user("dispatcher")
+    laptop, thief = app.test_client(), app.test_client()
+    console = console_as(laptop, user)
+    copied = laptop.get_cookie("onsite_console").value
+    other_desk = console_as(app.test_client(), user)
+    console.post("/sign-out")
+    thief.set_cookie("onsite_console", copied)
+    response = thief.get("/board")
+    assert response.status_code == 302 and "/sign-in" in response.headers["Location"]
+    assert other_desk.get("/board").status_code == 200  # signing out ends that sign-in only
+
+
+def test_a_console_sign_in_ends_after_the_sign_in_lifetime(client: FlaskClient, make_user: Callable[..., User],
+                                                           clock: Any, settings: Any) -> None:
+    console = console_as(client, make_user("dispatcher"))
+    clock.advance(days=settings.refresh_family_days, hours=-1)
+    assert console.get("/board").status_code == 200
+    clock.advance(hours=2)
     assert console.get("/board").status_code == 302
 
 

@@ -226,6 +226,16 @@ def test_the_unit_search_offers_the_chosen_customers_units(app: Flask, desk: Des
     assert console.get("/intake/units.json?customer_id=x").status_code == 422
 
 
+@pytest.mark.parametrize("url", ["/intake/customers.json?q=a%00b", "/intake/units.json?q=a%00b",
+                                 "/intake/units.json?customer_id=%D9%A1"])
+def test_a_search_the_api_would_refuse_is_a_422_naming_the_parameter(app: Flask, desk: Desk,
+                                                                     make_user: Callable[..., User],
+                                                                     url: str) -> None:
+    response = _console(app, make_user("agent")).get(url)
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert [e["field"] for e in response.get_json()["errors"]] == [url.split("?")[1].split("=")[0]]
+
+
 @pytest.mark.parametrize("url", ["/intake/customers.json?q=a", "/intake/units.json?q=a"])
 def test_the_search_is_for_the_intake_roles_only(app: Flask, desk: Desk, make_user: Callable[..., User],
                                                  url: str) -> None:

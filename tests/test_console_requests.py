@@ -15,7 +15,7 @@ from backend.accounts.models import User
 from backend.clock import ManualClock
 from backend.dispatch.models import Communication, Job
 from tests.console_support import console_as
-from tests.test_dispatch_support import Desk, desk, quick_passwords, settings  # noqa: F401
+from tests.test_dispatch_support import ZHENGZHOU, Desk, desk, quick_passwords, settings  # noqa: F401
 
 
 @pytest.fixture
@@ -122,6 +122,19 @@ def test_a_reply_without_the_agreed_time_is_refused_and_writes_nothing_dsp2(
     assert "Mar 3, 2026 10:00 China Standard Time" in page
 
 
+@pytest.mark.parametrize("field", ["content", "counterpart"])
+def test_a_nul_in_a_form_is_refused_beside_the_field_like_the_api_refuses_it(
+        client: FlaskClient, make_user: Callable[..., User], board: dict[str, dict], session: Session,
+        field: str) -> None:
+    console = console_as(client, make_user("dispatcher"))
+    form = {"direction": "inbound", "channel": "phone", "content": "Customer called", "counterpart": "Ms Wang"}
+    response = console.post(f'/requests/{board["calm"]["id"]}/communications', {**form, field: "a\x00b"})
+    assert response.status_code == 422 and response.mimetype == "text/html"
+    page = response.get_data(as_text=True)
+    assert f'id="log-{field}-error"' in page and "must not contain NUL characters" in page
+    assert session.scalar(select(func.count()).select_from(Communication)) == 0
+
+
 def test_a_manager_decision_from_a_stale_page_is_refused(client: FlaskClient, make_user: Callable[..., User],
                                                          board: dict[str, dict]) -> None:
     console = console_as(client, make_user("manager"))
@@ -131,6 +144,19 @@ def test_a_manager_decision_from_a_stale_page_is_refused(client: FlaskClient, ma
     response = console.post(f"{url}/decision", {"outcome": "accepted", "reason": "Quality fault",
                                                 "version": str(board["calm"]["version"])})
     assert response.status_code == 302
+
+
+def test_a_device_time_at_the_end_of_the_calendar_does_not_break_the_job_page(
+        client: FlaskClient, make_user: Callable[..., User], desk: Desk) -> None:  # noqa: F811
+    technician = desk.technician(position=ZHENGZHOU)
+    job = desk.dispatch(desk.register()["id"], technician_ids=[technician["id"]]).get_json()
+    api = desk.as_technician(technician)
+    # A valid UTC time that has no wall-clock form in the station's zone (UTC+8 would be the year 10000).
+    response = api.post(f'/api/v1/jobs/{job["id"]}/accept', json={"device_time": "9999-12-31T23:59:00Z"},
+                        headers={"If-Match": api.get(f'/api/v1/jobs/{job["id"]}').headers["ETag"]})
+    assert response.status_code == 200, response.get_json()
+    page = console_as(client, make_user("dispatcher")).text(f'/jobs/{job["id"]}')
+    assert "Dec 31, 9999 23:59" in page
 
 
 def test_jobs_list_and_page(client: FlaskClient, make_user: Callable[..., User], board: dict[str, dict]) -> None:

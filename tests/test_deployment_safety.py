@@ -188,7 +188,7 @@ def _onsite_serving(tmp_path: Path, *args: str, **env: str) -> Iterator[int]:
     """A real `onsite serve` on a loopback port, in its own process."""
     port = _free_port()
     environ = {k: v for k, v in os.environ.items() if not k.startswith("ONSITE_")}
-    environ.update(ONSITE_INSTANCE_PATH=str(tmp_path / "instance"), ONSITE_DATABASE_URL="sqlite://", **env)
+    environ.update({"ONSITE_INSTANCE_PATH": str(tmp_path / "instance"), "ONSITE_DATABASE_URL": "sqlite://"} | env)
     log = (tmp_path / "serve.log").open("wb")
     process = subprocess.Popen([sys.executable, "-c", "from backend.cli import cli; cli()", "serve", "--host",
                                 "127.0.0.1", "--port", str(port), "--no-scheduler", *args],

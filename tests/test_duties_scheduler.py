@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import replace
 from datetime import timedelta
@@ -15,12 +15,12 @@ from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.triggers.interval import IntervalTrigger
 from click.testing import CliRunner
 from flask import Flask
-from sqlalchemy import text
+from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, text
 
 from backend.cli import cli
 from backend.db import make_engine, make_session_factory
-from backend.duties.lock import AdvisoryLock, LeaseLock
-from backend.duties.registry import Duty
+from backend.duties.lock import AdvisoryLock, LeadershipLost, LeaseLock
+from backend.duties.registry import Duty, DutyFunction
 from backend.duties.scheduler import DutyScheduler
 from backend.http.context import Onsite
 
@@ -111,11 +111,11 @@ def test_an_expired_lease_is_taken_over_and_a_released_one_at_once(app: Flask, c
 
 
 @pytest.mark.postgres_only
-def test_the_advisory_lock_is_freed_when_its_connection_dies(app: Flask, is_postgres: bool) -> None:
+def test_the_advisory_lock_is_freed_when_its_connection_dies(app: Flask, clock, is_postgres: bool) -> None:
     if not is_postgres:
         pytest.skip("PostgreSQL advisory locks")
     engine = app.extensions["onsite"].engine
-    first, second = AdvisoryLock(engine), AdvisoryLock(engine)
+    first, second = (AdvisoryLock(engine, clock, holder) for holder in ("first", "second"))
     try:
         assert first.try_acquire() and not second.try_acquire()
         assert first.try_acquire()  # still holding it
@@ -127,6 +127,102 @@ def test_the_advisory_lock_is_freed_when_its_connection_dies(app: Flask, is_post
     finally:
         first.release()
         second.release()
+
+
+@pytest.fixture
+def fence_probe(app: Flask) -> Iterator[Table]:
+    """A table only the test's duty writes: which scheduler wrote which step."""
+    table = Table("fence_probe", MetaData(), Column("holder", String(20)), Column("step", Integer))
+    engine = app.extensions["onsite"].engine
+    table.create(engine)
+    yield table
+    table.drop(engine)
+
+
+def test_a_leader_that_lost_the_lock_writes_nothing_more_and_the_new_leader_carries_on(
+        app: Flask, settings, clock, is_postgres: bool, fence_probe: Table,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 12 item 5: the old leader loses the lock in the middle of a duty, before noticing (no keeper round in
+    between): its next transaction is refused, and it stands by; the stand-by takes over and its runs commit."""
+    schedulers: dict[str, DutyScheduler] = {}
+
+    def lose_the_lock() -> None:
+        if is_postgres:  # the server ends the old leader's lock session, as a restart or a network cut would
+            with app.extensions["onsite"].engine.begin() as conn:
+                conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"))
+        else:  # the old leader was paused for longer than its lease
+            clock.advance(seconds=settings.scheduler_lease_seconds + 1)
+        standby = schedulers["standby"]
+        assert _eventually(standby.lock.try_acquire)
+        standby.leading = True
+
+    def probe_of(holder: str) -> DutyFunction:
+        def probe(session, _now, _settings):  # type: ignore[no-untyped-def]
+            session.execute(insert(fence_probe).values(holder=holder, step=1))
+            session.commit()
+            if holder == "leader" and not schedulers["standby"].leading:
+                lose_the_lock()
+            session.execute(insert(fence_probe).values(holder=holder, step=2))
+            return {}
+        return probe
+
+    for name in ("leader", "standby"):  # each with its own engine and connections, as separate processes
+        engine = make_engine(settings.database_url)
+        onsite = Onsite(settings=settings, clock=clock, engine=engine, session_factory=make_session_factory(engine))
+        probe = Duty("probe", probe_of(name), IntervalTrigger(hours=1), "writes two steps, committing each")
+        schedulers[name] = DutyScheduler(onsite, {"probe": probe})
+    leader, standby = schedulers["leader"], schedulers["standby"]
+    try:
+        assert leader.lock.try_acquire() and not standby.lock.try_acquire()
+        leader.leading = True
+
+        leader.run_if_leading("probe")
+        assert not leader.leading
+        assert "no longer holds the lock" in caplog.text
+        leader.run_if_leading("probe")  # stands by: does not even start
+        standby.run_if_leading("probe")
+
+        with app.extensions["onsite"].engine.connect() as conn:
+            written = conn.execute(select(fence_probe.c.holder, fence_probe.c.step)).all()
+        assert sorted(written) == [("leader", 1), ("standby", 1), ("standby", 2)]
+    finally:
+        for scheduler in schedulers.values():
+            scheduler.lock.release()
+            scheduler.onsite.engine.dispose()
+
+
+@pytest.mark.postgres_only
+def test_a_new_leader_waits_for_the_old_leaders_running_transaction(app: Flask, settings, clock,
+                                                                    is_postgres: bool) -> None:
+    """PostgreSQL: the lock is lost while a fenced duty transaction of the old leader runs. The new leader's claim
+    waits for that transaction, so the two leaders' transactions never interleave; the old leader's next one is
+    refused."""
+    if not is_postgres:
+        pytest.skip("PostgreSQL advisory locks")
+    engine = app.extensions["onsite"].engine
+    old, new = (AdvisoryLock(engine, clock, holder) for holder in ("old", "new"))
+    duty_engine = make_engine(settings.database_url)
+    claimed: list[bool] = []
+    claim = threading.Thread(target=lambda: claimed.append(_eventually(new.try_acquire)))
+    try:
+        assert old.try_acquire()
+        with duty_engine.connect() as duty, duty.begin():
+            old.fence(duty)  # the transaction goes ahead ...
+            with engine.begin() as conn:  # ... and meanwhile the old leader's lock session ends
+                conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"))
+            claim.start()
+            time.sleep(1)
+            assert claim.is_alive() and not claimed, "the new leader did not wait for the old one's transaction"
+        claim.join(10)
+        assert claimed == [True]
+        with duty_engine.connect() as duty, duty.begin(), pytest.raises(LeadershipLost):
+            old.fence(duty)
+    finally:
+        if claim.is_alive():
+            claim.join(10)
+        old.release()
+        new.release()
+        duty_engine.dispose()
 
 
 # --- where schedulers run ----------------------------------------------------------------------------------------

@@ -106,6 +106,16 @@ def test_ids_in_paths_take_ascii_digits_only(as_role, digits: str) -> None:
     _problem(admin.patch(f"/api/v1/stations/{digits}", json={"name": "Renamed"}, headers={"If-Match": '"1"'}), 404)
 
 
+@pytest.mark.parametrize("digits", ["١", "٤", "１", "৪", "𝟏"])
+def test_ids_in_query_strings_take_ascii_digits_only(as_role, digits: str) -> None:
+    admin = as_role(Role.ADMIN)
+    for _ in range(4):
+        factories.station(admin)
+    assert admin.get("/api/v1/technicians?home_station_id=1").status_code == 200
+    body = _problem(admin.get(f"/api/v1/technicians?home_station_id={digits}"), 422)
+    assert [e["field"] for e in body["errors"]] == ["home_station_id"]
+
+
 # --- times with no UTC form -----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("moment", NO_UTC_FORM)

@@ -17,6 +17,7 @@ from backend.accounts.models import LoginThrottle
 from backend.app import create_app
 from backend.duties.registry import registered, run_duty
 from tests.conftest import PASSWORD
+from tests.console_support import Console
 
 PROBLEM = "application/problem+json"
 WRONG = "not-the-password"
@@ -71,6 +72,16 @@ def test_the_eleventh_attempt_is_refused_for_a_minute_even_with_the_right_passwo
     assert len(password_checks) == checked  # refused before the password was looked at
     # Any spelling of the username, from any address: the lock is on the account name.
     _assert_throttled(_sign_in(client, user.username.upper(), address="198.51.100.7"), retry_after=60)
+
+
+def test_the_console_sign_in_shares_the_lock_and_says_when_to_retry(client, make_user):
+    user = make_user("dispatcher")
+    _fail(client, user.username, 10)
+
+    response = Console(client).sign_in(user)
+
+    assert response.status_code == 429 and "Too many failed sign-ins" in response.get_data(as_text=True)
+    assert int(response.headers["Retry-After"]) == 60
 
 
 def test_the_lock_expires_and_a_success_clears_the_count(client, make_user, clock):

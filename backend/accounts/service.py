@@ -233,6 +233,25 @@ def sign_out(session: Session, refresh_secret: str, now: datetime) -> None:
     _revoke_family(session, family.scalar_subquery(), now)
 
 
+def open_browser_session(session: Session, user: User, policy: TokenPolicy, now: datetime) -> str:
+    """A sign-in for a front end that keeps its own session cookie (the console): a refresh family whose token is
+    never handed out, so it ends like any other sign-in - signed out, all sessions ended, or its lifetime over.
+    Returns the family id, which the cookie keeps (it is no credential at the API)."""
+    family = secrets.token_hex(16)
+    _issue(session, user, policy, now, family=family, family_expires_at=now + policy.family_lifetime)
+    return family
+
+
+def browser_session_is_live(session: Session, family: str, now: datetime) -> bool:
+    return session.scalar(select(RefreshToken.id).where(
+        RefreshToken.family == family, RefreshToken.revoked_at.is_(None), RefreshToken.expires_at > now)
+        .limit(1)) is not None
+
+
+def close_browser_session(session: Session, family: str, now: datetime) -> None:
+    _revoke_family(session, family, now)
+
+
 def _revoke_family(session: Session, family: str | ColumnElement[str], now: datetime) -> None:
     session.execute(update(RefreshToken).where(RefreshToken.family == family, RefreshToken.revoked_at.is_(None))
                     .values(revoked_at=now))

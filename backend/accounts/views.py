@@ -116,7 +116,8 @@ def _update_user(session: Session, user: User, data: dict[str, Any]) -> None:
 @users_blp.doc(summary="Sign the user out everywhere: every refresh token and access token stops working")
 def end_sessions(user_id: int) -> Any:
     session = db()
-    service.end_sessions(session, crud.get_or_404(session, User, user_id, "user"), onsite().clock.now())
+    service.end_sessions(session, crud.get_or_404(session, User, user_id, "user", for_update=True),
+                         onsite().clock.now())
     return None
 
 

@@ -47,7 +47,7 @@ def get_callback(callback_id: int) -> Any:
 @blp.doc(summary="Record an attempt: the customer's ratings and comments, or not reached (retried until the "
                  "attempts run out); may reopen the request as a complaint (CB-3)")
 def post_result(data: dict[str, Any], callback_id: int) -> Any:
-    callback = get_or_404(db(), Callback, callback_id, "callback")
+    callback = get_or_404(db(), Callback, callback_id, "callback", for_update=True)
     service.record_result(db(), callback, data, actor_id=current_user().id, now=onsite().clock.now(),
                           settings=onsite().settings)
     return tagged(callback)

@@ -10,10 +10,12 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from flask import Blueprint, Flask, Response, request
+from flask import Blueprint, Flask, Response, g, request
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from backend.errors import DomainError
+from backend.http.problems import DATABASE_ERRORS, database_error, database_trouble
 
 bp = Blueprint("console", __name__, template_folder="templates", static_folder="static",
                static_url_path="/console/static")
@@ -78,6 +80,24 @@ def _refused(error: DomainError) -> tuple[str, int]:
     if error.status == 404:
         return error_page(404, _l("There is no such record, or it belongs to a station you do not work for."))
     return error_page(error.status, error.detail)
+
+
+def _database_unavailable(error: Exception) -> ResponseReturnValue:
+    """An outage as a readable page (503, Retry-After); any other database error gets the API's answer."""
+    from backend.console.i18n import lazy_gettext as _l
+    from backend.console.render import error_page
+    trouble = database_trouble(error)
+    if trouble is None:
+        return database_error(error)
+    # The header would read the account and its unread count from the database that just failed: shown signed out.
+    g.user = g.console_user = None
+    page, status = error_page(503, _l("The database cannot serve the console just now; nothing was changed. "
+                                      "Wait a few seconds, then reload the page."))
+    return page, status, {"Retry-After": str(trouble[1])}
+
+
+for _error_class in DATABASE_ERRORS:
+    bp.register_error_handler(_error_class, _database_unavailable)
 
 
 def _import_pages() -> None:

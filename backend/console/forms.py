@@ -32,6 +32,7 @@ from werkzeug.datastructures import MultiDict
 
 from backend.console.i18n import lazy_gettext as _l
 from backend.errors import DomainError
+from backend.http.api import _unstorable_field
 from backend.http.context import db
 
 T = TypeVar("T")
@@ -130,6 +131,10 @@ class ConsoleForm:
             if raw is None or raw.strip() == "":
                 continue
             payload[key] = _typed(field, raw, zone)
+        found = _unstorable_field(payload)
+        if found is not None:
+            # What the API's parser refuses before its schema sees it (a NUL): no database keeps it as text.
+            raise ma.ValidationError({found[0]: [found[1]]})
         return schema.load(payload)
 
     def submit(self, action: Callable[[], T]) -> T | None:

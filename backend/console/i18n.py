@@ -9,7 +9,7 @@ untranslated or a stale .mo.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -66,7 +66,12 @@ def local_time(moment: datetime | None, station: Any = None, *, with_zone: bool 
     the zone named: "Mar 2, 2026 16:00 China Standard Time" / "2026年3月2日 16:00 中国标准时间"."""
     if moment is None:
         return "—"
-    local = moment.astimezone(station_zone(station))
+    try:
+        local = moment.astimezone(station_zone(station))
+    except OverflowError:
+        # Within hours of the calendar's end (a device clock far off) a time may have no wall-clock form in the
+        # station's zone; it is shown in UTC, with the zone named, rather than failing the page.
+        local = moment.astimezone(UTC)
     locale = current_language()
     text = f"{babel.dates.format_skeleton('yMMMd', local, locale=locale)} {babel.dates.format_time(local, 'HH:mm', locale=locale)}"
     if with_zone:

@@ -18,6 +18,7 @@ from backend.accounts.scope import in_scope, require_in_scope, stations_of, with
 from backend.clock import ensure_utc
 from backend.config import Settings
 from backend.customers.models import Customer, Unit
+from backend.db import locked
 from backend.dispatch.candidates import Candidate, evaluate_crew, find_candidates, on_site_due
 from backend.dispatch.geo import Found, nearest
 from backend.dispatch.models import (JOB_ASSIGNED, Communication, Deadline, DispatchDecision, Job, JobTechnician,
@@ -149,9 +150,12 @@ def request_board(filters: dict[str, Any], now: datetime, user: User) -> Select[
     return stmt.order_by(ServiceRequest.next_due_at.asc().nulls_last(), ServiceRequest.id)
 
 
-def get_request(session: Session, service_request_id: int, user: User) -> ServiceRequest:
-    """A request, if it exists and belongs to one of the user's stations (SCP-1, DSP-4); otherwise 404."""
-    service_request = session.get(ServiceRequest, service_request_id)
+def get_request(session: Session, service_request_id: int, user: User, *, for_update: bool = False
+                ) -> ServiceRequest:
+    """A request, if it exists and belongs to one of the user's stations (SCP-1, DSP-4); otherwise 404.
+    `for_update`: read under a row lock, for a write that will change it (backend.db.locked)."""
+    service_request = (locked(session, ServiceRequest, service_request_id) if for_update
+                       else session.get(ServiceRequest, service_request_id))
     if service_request is None:
         raise NotFound("service request", service_request_id)
     require_in_scope(service_request.nearest_station_id, user, "service request", service_request_id)
@@ -287,8 +291,7 @@ def dispatch(session: Session, service_request_id: int, order: DispatchOrder, *,
     (demo data, benchmarks)."""
     # The row lock makes a second dispatcher of the same request wait here until the first commits, then see the
     # request in progress and get a 409. The unique index on live jobs per request is the backstop.
-    service_request = session.scalar(select(ServiceRequest).where(ServiceRequest.id == service_request_id)
-                                     .with_for_update().execution_options(populate_existing=True))
+    service_request = locked(session, ServiceRequest, service_request_id)
     if service_request is None:
         raise NotFound("service request", service_request_id)
     stations = None
@@ -420,12 +423,24 @@ def check_job_visible(session: Session, job: Job, user: User) -> None:
         raise NotFound("job", job.id)
 
 
-def get_visible_job(session: Session, job_id: int, user: User) -> Job:
-    job = session.get(Job, job_id)
+def get_visible_job(session: Session, job_id: int, user: User, *, for_update: bool = False) -> Job:
+    """`for_update`: read under row locks, for a write about the job (lock_job)."""
+    job = lock_job(session, job_id) if for_update else session.get(Job, job_id)
     if job is None:
         raise NotFound("job", job_id)
     check_job_visible(session, job, user)
     return job
+
+
+def lock_job(session: Session, job_id: int) -> Job | None:
+    """The job read afresh under a row lock, its request locked first. Every write about a job may change its
+    request too (a decline puts it back on the board, an arrival meets its on-site deadline), and dispatch and the
+    request's own writes lock the request alone: taking request before job everywhere, nobody waits crosswise."""
+    service_request_id = session.scalar(select(Job.service_request_id).where(Job.id == job_id))
+    if service_request_id is None:
+        return None
+    locked(session, ServiceRequest, service_request_id)
+    return locked(session, Job, job_id)
 
 
 def check_may_decide(job: Job, actor: User, what: str = "job", ident: object = None) -> None:

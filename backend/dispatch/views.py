@@ -35,8 +35,8 @@ WITH_ETAG = {"headers": ETAG_HEADER}
 CREATED = {"headers": {**ETAG_HEADER, "Location": {"schema": {"type": "string"}, "required": True}}}
 
 
-def _request(service_request_id: int) -> ServiceRequest:
-    return service.get_request(db(), service_request_id, current_user())
+def _request(service_request_id: int, *, for_update: bool = False) -> ServiceRequest:
+    return service.get_request(db(), service_request_id, current_user(), for_update=for_update)
 
 
 def _now() -> Any:
@@ -86,7 +86,7 @@ def get_service_request(service_request_id: int) -> Any:
 @requests_blp.alt_response(409, response="CONFLICT")
 @requests_blp.doc(summary="Accept or reject the request, with a reason (INT-4; If-Match required)")
 def post_decision(data: dict[str, Any], service_request_id: int) -> Any:
-    service_request = _request(service_request_id)
+    service_request = _request(service_request_id, for_update=True)
     require_if_match(service_request.version)
     service.decide(service_request, actor_id=current_user().id, now=_now(), **data)
     return tagged(service_request)
@@ -101,7 +101,7 @@ def post_decision(data: dict[str, Any], service_request_id: int) -> Any:
 @requests_blp.alt_response(409, response="CONFLICT")
 @requests_blp.doc(summary="Record the reply to the customer and the agreed on-site time (DSP-2)")
 def post_reply(data: dict[str, Any], service_request_id: int) -> Any:
-    service_request = _request(service_request_id)
+    service_request = _request(service_request_id, for_update=True)
     service.record_reply(db(), service_request, actor_id=current_user().id, now=_now(), **data)
     return tagged(service_request)
 
@@ -115,7 +115,7 @@ def post_reply(data: dict[str, Any], service_request_id: int) -> Any:
 @requests_blp.alt_response(409, response="CONFLICT")
 @requests_blp.doc(summary="Record the written contact for a chassis/engine fault (DSP-3)")
 def post_written_contact(data: dict[str, Any], service_request_id: int) -> Any:
-    service_request = _request(service_request_id)
+    service_request = _request(service_request_id, for_update=True)
     service.record_written_contact(db(), service_request, actor_id=current_user().id, now=_now(), **data)
     return tagged(service_request)
 
@@ -153,7 +153,7 @@ def list_communications(pagination_parameters: Any, service_request_id: int) -> 
 @requests_blp.alt_response(409, response="CONFLICT")
 @requests_blp.doc(summary="Waive an open deadline, with a reason (DSP-4; If-Match required)")
 def post_deadline_waiver(data: dict[str, Any], service_request_id: int) -> Any:
-    service_request = _request(service_request_id)
+    service_request = _request(service_request_id, for_update=True)
     require_if_match(service_request.version)
     service.waive_deadline(db(), service_request, actor=current_user(), now=_now(), **data)
     return tagged(service_request)
@@ -169,7 +169,7 @@ def post_deadline_waiver(data: dict[str, Any], service_request_id: int) -> Any:
 @requests_blp.doc(summary="Flag the request for follow-up, or clear the flag (CB-2): the callbacks duty then "
                           "creates a follow-up callback every 48 h (default) until cleared or closed")
 def put_follow_up(data: dict[str, Any], service_request_id: int) -> Any:
-    service_request = _request(service_request_id)
+    service_request = _request(service_request_id, for_update=True)
     set_follow_up(db(), service_request, data["follow_up"], _now())
     return tagged(service_request)
 
@@ -214,9 +214,11 @@ def list_jobs(pagination_parameters: Any, **filters: Any) -> Any:
     return paginate(db(), service.visible_jobs(db(), current_user(), filters), pagination_parameters)
 
 
-def visible_job(job_id: int) -> Job:
-    """The job, if the caller may see it: the office, its stations' jobs (SCP-1); a technician, those they are on."""
-    return service.get_visible_job(db(), job_id, current_user())
+def visible_job(job_id: int, *, for_update: bool = False) -> Job:
+    """The job, if the caller may see it: the office, its stations' jobs (SCP-1); a technician, those they are on.
+    A write about the job asks `for_update`: it then waits for any other writer of the job and reads what that one
+    committed, so a write without If-Match is never refused by a version check (service.lock_job)."""
+    return service.get_visible_job(db(), job_id, current_user(), for_update=for_update)
 
 
 @jobs_blp.route("/<id:job_id>", methods=["GET"])

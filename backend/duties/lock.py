@@ -3,6 +3,18 @@
 PostgreSQL: a session-level advisory lock on a connection of its own, held for as long as the scheduler leads; the
 server frees it the moment that connection ends, crash included. SQLite (one machine): a lease row whose holder
 renews it; a stand-by takes over once the holder releases it or, after a crash, once it has expired.
+
+Fencing: a leader can lose the lock without noticing at once (its lock connection killed by a server restart, its
+lease run out while the process was paused). So every transaction of a duty starts with `fence`, which checks, in
+that very transaction, that this holder still holds the lock, and raises `LeadershipLost` otherwise: a deposed
+leader's next transaction is refused before it writes anything. The `scheduler_leases` row names the current holder
+on both databases (on PostgreSQL the advisory lock decides who may write it), and the check reads it under a lock
+that the row's next claimant must wait for:
+- SQLite: duty transactions are writer transactions (BEGIN IMMEDIATE), so nobody can take the lease over between
+  the check and the commit.
+- PostgreSQL: the check reads the row FOR SHARE and also asks pg_locks whether the lock connection still holds the
+  advisory lock. A new leader's claim (an UPDATE of the row) waits for the old leader's running transactions, and
+  those begun after it see the new holder. So the transactions of two leaders never interleave.
 """
 
 from __future__ import annotations
@@ -27,17 +39,30 @@ ADVISORY_KEY = int.from_bytes(hashlib.sha256(LOCK_NAME.encode()).digest()[:8], "
 log = logging.getLogger(__name__)
 
 
+class LeadershipLost(Exception):
+    """This scheduler no longer holds the lock: the transaction it was starting must not go ahead."""
+
+
 class SchedulerLock(Protocol):
+    holder: str
+
     def try_acquire(self) -> bool:
         """Takes the lock, or confirms (renewing it if need be) that this holder still has it."""
+
+    def fence(self, connection: Connection) -> None:
+        """Raises LeadershipLost unless this holder holds the lock, checked inside the connection's transaction."""
 
     def release(self) -> None: ...
 
 
 def lock_for(engine: Engine, clock: Clock, holder: str, lease: timedelta) -> SchedulerLock:
     if engine.dialect.name == "postgresql":
-        return AdvisoryLock(engine)
+        return AdvisoryLock(engine, clock, holder)
     return LeaseLock(engine, clock, holder, lease)
+
+
+def _lost(holder: str, current: object) -> LeadershipLost:
+    return LeadershipLost(f"scheduler {holder} no longer holds the lock (now: {current or 'nobody'})")
 
 
 class LeaseLock:
@@ -68,6 +93,13 @@ class LeaseLock:
             log.warning("scheduler lease not taken: %s", exc.orig)
             return False
 
+    def fence(self, connection: Connection) -> None:
+        table = SchedulerLease.__table__
+        lease = connection.execute(select(table.c.holder, table.c.expires_at)
+                                   .where(table.c.name == LOCK_NAME)).first()
+        if lease is None or lease.holder != self.holder or lease.expires_at <= self._clock.now():
+            raise _lost(self.holder, lease and lease.holder)
+
     def release(self) -> None:
         """Ends the lease now, so a stand-by takes over at its next try instead of waiting for the expiry."""
         table = SchedulerLease.__table__
@@ -80,10 +112,12 @@ class LeaseLock:
 
 
 class AdvisoryLock:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, clock: Clock, holder: str) -> None:
         # Unpooled, so that closing the connection really ends the server session, which frees the lock.
         self._engine = make_engine(engine.url.render_as_string(hide_password=False), poolclass=NullPool)
+        self._clock, self.holder = clock, holder
         self._connection: Connection | None = None
+        self._backend_pid: int | None = None  # the lock connection's server process, which pg_locks names
 
     def try_acquire(self) -> bool:
         if self._connection is not None:
@@ -98,6 +132,8 @@ class AdvisoryLock:
         try:
             connection = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             if connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_KEY}):
+                self._claim(connection)
+                self._backend_pid = connection.scalar(text("SELECT pg_backend_pid()"))
                 self._connection, connection = connection, None
                 return True
             return False
@@ -107,6 +143,23 @@ class AdvisoryLock:
         finally:
             if connection is not None:
                 connection.close()
+
+    def _claim(self, connection: Connection) -> None:
+        """Names this holder in the lease row (see fence). Only the advisory lock's holder writes it, so there is
+        no race for it; the UPDATE waits for the previous leader's transactions still running."""
+        table = SchedulerLease.__table__
+        now = self._clock.now()
+        claim = {"holder": self.holder, "acquired_at": now, "expires_at": now}  # the lock does not expire here
+        if connection.execute(update(table).where(table.c.name == LOCK_NAME).values(claim)).rowcount == 0:
+            connection.execute(insert(table).values(name=LOCK_NAME, **claim))
+
+    def fence(self, connection: Connection) -> None:
+        table = SchedulerLease.__table__
+        holds_lock = text("EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = :pid)")
+        holder = connection.scalar(select(table.c.holder).where(table.c.name == LOCK_NAME, holds_lock)
+                                   .with_for_update(read=True, of=table), {"pid": self._backend_pid})
+        if holder != self.holder:
+            raise _lost(self.holder, holder)
 
     def release(self) -> None:
         if self._connection is not None:

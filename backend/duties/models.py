@@ -9,7 +9,9 @@ from backend.db import Base
 
 
 class SchedulerLease(Base):
-    """Who runs the scheduled duties (SQLite): the holder renews `expires_at`; anyone may take an expired lease."""
+    """Who runs the scheduled duties. SQLite: the lease itself; the holder renews `expires_at`, anyone may take an
+    expired lease. PostgreSQL: the holder of the advisory lock writes its name here; `expires_at` is unused. On both,
+    the fence every duty transaction checks (backend.duties.lock)."""
 
     __tablename__ = "scheduler_leases"
 

@@ -15,16 +15,20 @@ from typing import TYPE_CHECKING
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from backend.audit.recorder import AuditContext, set_audit_context
 from backend.config import Settings
+from backend.observability.metrics import duty_run
 
 if TYPE_CHECKING:
     from backend.http.context import Onsite
 
 Summary = dict[str, int]
 DutyFunction = Callable[[Session, datetime, Settings], Summary]
+Fence = Callable[[Connection], None]
 
 
 @dataclass(frozen=True)
@@ -63,15 +67,22 @@ def registered() -> dict[str, Duty]:
     return {duty.name: duty for duty in duties}
 
 
-def run_duty(onsite: Onsite, duty: Duty) -> Summary:
+def run_duty(onsite: Onsite, duty: Duty, fence: Fence | None = None) -> Summary:
     """One run as of the clock's now, in a writer session audited as the duty. A duty may commit as it goes, to
-    keep write transactions short; what is left is committed at the end."""
+    keep write transactions short; what is left is committed at the end.
+
+    With a fence (the scheduler's lock, see backend.duties.lock), every transaction the duty starts, the first one
+    right away, checks that the scheduler still holds the lock, and the run ends with LeadershipLost if not."""
     session = onsite.new_session(writer=True)
     set_audit_context(session, AuditContext(actor_user_id=None, actor_name=f"duty:{duty.name}",
                                             action=f"duty {duty.name}"))
     try:
-        summary = duty.run(session, onsite.clock.now(), onsite.settings)
-        session.commit()
+        with duty_run(duty.name):
+            if fence is not None:
+                event.listen(session, "after_begin", lambda _session, _transaction, connection: fence(connection))
+                session.connection()  # begins the first transaction, so a deposed leader does not even start
+            summary = duty.run(session, onsite.clock.now(), onsite.settings)
+            session.commit()
     finally:
         session.close()
     return summary

@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -18,17 +19,19 @@ from typing import TYPE_CHECKING
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from backend.duties.lock import lock_for
+from backend.db import database_unavailable
+from backend.duties.lock import LeadershipLost, lock_for
 from backend.duties.registry import Duty, describe, run_duty
+from backend.logs import report_error
 
 if TYPE_CHECKING:
     from backend.http.context import Onsite
 
 KEEPER = "scheduler-lock"
 log = logging.getLogger(__name__)
-# It logs every run at INFO (the lock keeper's every few seconds); failures, at ERROR, still show. Our own log
-# says who leads and what each duty did.
-logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
+# APScheduler logs every job it adds and every run at INFO (the lock keeper's every few seconds); its warnings
+# (a run skipped or missed) and errors still show. Our own log says who leads and what each duty did.
+logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 class DutyScheduler:
@@ -70,8 +73,28 @@ class DutyScheduler:
             log.warning("scheduler %s lost the lock and stands by", self.holder)
 
     def run_if_leading(self, name: str) -> None:
-        if self.leading:
-            log.info(describe(name, run_duty(self.onsite, self.duties[name])))
+        """Runs the duty fenced by the lock (see backend.duties.lock): once the lock is lost, whether the keeper
+        has noticed yet or not, no further transaction of any duty goes ahead, and this scheduler stands by."""
+        if not self.leading:
+            return
+        started = time.perf_counter()
+        try:
+            summary = run_duty(self.onsite, self.duties[name], fence=self.lock.fence)
+        except LeadershipLost as exc:
+            self.leading = False  # the keeper takes the lock again, or stands by, at its next round
+            log.warning("%s; duty %s stopped, standing by", exc, name)
+            return
+        except Exception as exc:  # the next run tries again; logged as any unexpected error, repeats summarised
+            if (reason := database_unavailable(exc)) is not None:  # an outage, not a bug: one line, no traceback
+                log.warning("duty %s not run: %s (%s); it runs again at its next time", name, reason,
+                            str(getattr(exc, "orig", exc)).partition("\n")[0], extra={"duty": name})
+                return
+            report_error(log, f"duty {name} failed", exc, duty=name, holder=self.holder,
+                         duration_ms=_milliseconds_since(started))
+            return
+        duration_ms = _milliseconds_since(started)
+        log.info("%s (%s ms, scheduler %s)", describe(name, summary), duration_ms, self.holder,
+                 extra={"duty": name, "holder": self.holder, "duration_ms": duration_ms, "summary": summary})
 
     def stop(self) -> None:
         """Waits for running duties, then hands the lock over."""
@@ -80,4 +103,8 @@ class DutyScheduler:
         self._scheduler.shutdown(wait=True)
         self.leading = False
         self.lock.release()
-        log.info("scheduler %s stopped", self.holder)
+        log.info("scheduler %s stopped (the lock, if it held it, is released)", self.holder)
+
+
+def _milliseconds_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)

@@ -35,7 +35,7 @@ def _result(job: Job, event: Any) -> Any:
 
 def _action_view(action: str, schema: type[ActionSchema], roles: tuple[str, ...], summary: str) -> None:
     def view(data: dict[str, Any], job_id: int) -> Any:
-        job = visible_job(job_id)
+        job = visible_job(job_id, for_update=True)
         app = onsite()
         event = service.act(db(), job, action, current_user(), _report(data), now=app.clock.now(),
                             arrival_skew=timedelta(seconds=app.settings.arrival_clock_skew_seconds))
@@ -74,7 +74,8 @@ for _action, _schema, _roles, _summary in (
 @blp.doc(summary="Escalate a problem to the station's dispatchers and supervisors at once, with the proposal "
                  "and the customer's demand (JOB-4, DSP-9)")
 def post_escalate(data: dict[str, Any], job_id: int) -> Any:
-    return service.escalate(db(), visible_job(job_id), current_user(), _report(data), now=onsite().clock.now())
+    return service.escalate(db(), visible_job(job_id, for_update=True), current_user(), _report(data),
+                            now=onsite().clock.now())
 
 
 @blp.route(f"{JOB}/events", methods=["GET"])

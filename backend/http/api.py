@@ -86,10 +86,12 @@ _ERROR_RESPONSES = {
     "BAD_REQUEST": "Malformed request",
     "CONTENT_TOO_LARGE": "The body is larger than the server accepts",
     "TOO_MANY_REQUESTS": "Too many attempts; try again after Retry-After seconds",
+    "SERVICE_UNAVAILABLE": "The database cannot serve requests just now; try again after Retry-After seconds",
 }
 # Headers an error response always carries, by response name.
-_ERROR_HEADERS = {"TOO_MANY_REQUESTS": {"Retry-After": {"description": "Seconds to wait before trying again",
-                                                        "schema": {"type": "integer", "minimum": 1}}}}
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again",
+                                "schema": {"type": "integer", "minimum": 1}}}
+_ERROR_HEADERS = {"TOO_MANY_REQUESTS": _RETRY_AFTER, "SERVICE_UNAVAILABLE": _RETRY_AFTER}
 _IDEMPOTENCY_KEY_PATTERN = r"^[!-~]([ -~]*[!-~])?$"
 # Where flask-smorest arguments come from the request body.
 _BODY_LOCATIONS = frozenset({"json", "form", "files", "multipart"})

@@ -36,11 +36,11 @@ class Onsite:
 
     @cached_property
     def signer(self) -> ReportSigner:
-        return ReportSigner.load(self.settings.instance_path / "signing-key.pem", self.settings.signing_key or None)
+        return ReportSigner.load(self.settings.signing_key_path, self.settings.signing_key or None)
 
     @cached_property
     def media(self) -> MediaStore:
-        return FileMediaStore(self.settings.instance_path / "media")
+        return FileMediaStore(self.settings.media_path)
 
     def new_session(self, *, writer: bool = False) -> Session:
         session = writer_session(self.session_factory) if writer else self.session_factory()

@@ -15,7 +15,7 @@ from flask import url_for
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from backend.db import Base
+from backend.db import Base, locked
 from backend.errors import DomainError, NotFound
 from backend.http.api import ETAG_HEADER, Blueprint, etag_of, require_if_match
 from backend.http.context import db
@@ -44,8 +44,9 @@ class Resource:
     deletable: bool = True
 
 
-def get_or_404(session: Session, model: type[Base], ident: int, what: str) -> Any:
-    obj = session.get(model, ident)
+def get_or_404(session: Session, model: type[Base], ident: int, what: str, *, for_update: bool = False) -> Any:
+    """`for_update`: read under a row lock, for a write without If-Match that will change it (backend.db.locked)."""
+    obj = locked(session, model, ident) if for_update else session.get(model, ident)
     if obj is None:
         raise NotFound(what, ident)
     return obj

@@ -60,9 +60,20 @@ class TextConverter(UnicodeConverter):
         return value
 
 
+class _QueryId(ma.fields.Integer):
+    """An id in a query string: ASCII digits only, as in a path (int() also reads other scripts' digits, so
+    ?customer_id=٤ would be customer 4)."""
+
+    def _validated(self, value: object) -> int:
+        if isinstance(value, str) and not re.fullmatch(r"[0-9]+", value):
+            raise self.make_error("invalid")
+        return super()._validated(value)  # type: ignore[no-any-return]
+
+
 def Id(*, in_query: bool = False, **kwargs: object) -> ma.fields.Integer:
     """A record id. JSON bodies must send a number; query strings are text by nature."""
-    return ma.fields.Integer(strict=not in_query, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+    field = _QueryId if in_query else ma.fields.Integer
+    return field(strict=not in_query, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
 
 
 class _StrictBoolean(ma.fields.Boolean):

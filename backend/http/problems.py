@@ -6,18 +6,27 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, Response, json
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError, StatementError
+from flask import Flask, Response, json, request
+from sqlalchemy.exc import (DataError, DisconnectionError, IntegrityError, InterfaceError, OperationalError,
+                            StatementError)
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
+from backend.db import database_unavailable
 from backend.errors import DomainError
-from backend.http.context import request_id
+from backend.http.context import onsite, request_id
+from backend.logs import report_error
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 # The request does not match the documented schema: a client bug. Well-formed input that a rule refuses
 # (DomainError, 422) keeps the generic type, so a client can tell the two apart.
 INVALID_INPUT_TYPE = "urn:onsite:problem:invalid-input"
+# The database cannot serve anyone just now (unreachable, restarting, frozen, overloaded): retry after Retry-After.
+DATABASE_UNAVAILABLE_TYPE = "urn:onsite:problem:database-unavailable"
+# What SQLAlchemy raises when the database fails rather than the statement; backend.db.database_unavailable tells
+# an outage from a bug.
+DATABASE_ERRORS = (OperationalError, InterfaceError, DisconnectionError, PoolTimeoutError)
 log = logging.getLogger(__name__)
 
 LOCATIONS = {"json": "body", "query": "query", "headers": "header", "files": "body", "form": "body",
@@ -102,14 +111,40 @@ def _integrity_error(error: IntegrityError) -> Response:
     return problem(409, "the change conflicts with existing data (a duplicate, or a record still in use)")
 
 
-def _stale(_error: StaleDataError) -> Response:
-    return problem(412, "the resource was changed by someone else meanwhile; fetch it again and retry")
+def _stale(error: StaleDataError) -> Response:
+    """A row's version moved between read and write (backend.db.Versioned)."""
+    if "If-Match" in request.headers:
+        return problem(412, "the resource was changed by someone else meanwhile; fetch it again and retry")
+    # The client asked for no precondition, and writes without one lock their rows before reading them
+    # (backend.db.locked): this write missed its lock. Logged as the bug it is; the client may simply retry.
+    report_error(log, "version clash on a write without If-Match (a row lock is missing)", error)
+    return problem(409, "the resource was changed concurrently by another request; retry")
 
 
-def _operational(error: OperationalError) -> Response:
-    if "locked" in str(error.orig).lower() or "could not serialize" in str(error.orig).lower():
-        return problem(503, "the database is busy; retry shortly", headers={"Retry-After": "1"})
-    return _unexpected(error)
+def _database_busy(error: Exception) -> bool:
+    """SQLite's lock still held after the busy timeout, or PostgreSQL refusing to serialize or breaking a deadlock
+    (it rolls one transaction back so the other proceeds; the same request again succeeds): retry in a moment."""
+    cause = str(getattr(error, "orig", "")).lower()
+    return any(sign in cause for sign in ("locked", "could not serialize", "deadlock detected"))
+
+
+def database_trouble(error: Exception) -> tuple[str, int] | None:
+    """What keeps the database from serving now and the seconds to wait before retrying, when `error` is such a
+    state (an outage is logged, its repeats summarised); None for any other error."""
+    reason = database_unavailable(error)
+    if reason is not None:
+        report_error(log, reason, error)
+        return reason, onsite().settings.db_retry_after_seconds
+    return ("the database is busy", 1) if _database_busy(error) else None
+
+
+def database_error(error: Exception) -> Response:
+    trouble = database_trouble(error)
+    if trouble is None:
+        return _unprocessable_input(error)  # not the database's state: a bug stays a 500
+    reason, retry_after = trouble
+    return problem(503, f"{reason}; retry after {retry_after} s", title="Database unavailable",
+                   headers={"Retry-After": str(retry_after)}, type=DATABASE_UNAVAILABLE_TYPE)
 
 
 # What an input the precise checks missed raises deep down: a time with no UTC form, a number with no machine form,
@@ -123,13 +158,13 @@ def _unprocessable_input(error: Exception) -> Response:
     if not isinstance(cause, _INPUT_ERRORS):
         return _unexpected(error)
     # Logged in full all the same: it means a check is missing where the value came in.
-    log.error("%s from input that no check refused", type(error).__name__, exc_info=error)
+    report_error(log, "input that no check refused", error)
     return problem(400, "the request holds a value the server cannot process: out of range, not valid Unicode, "
                         "or nested too deeply")
 
 
 def _unexpected(error: Exception) -> Response:
-    log.exception("unhandled error", exc_info=error)
+    report_error(log, "unhandled error", error)
     return problem(500, "an unexpected error occurred; it has been logged with this request_id")
 
 
@@ -138,7 +173,8 @@ def register_problem_handlers(app: Flask) -> None:
     app.register_error_handler(DomainError, _domain_error)
     app.register_error_handler(IntegrityError, _integrity_error)
     app.register_error_handler(StaleDataError, _stale)
-    app.register_error_handler(OperationalError, _operational)
+    for error_class in DATABASE_ERRORS:
+        app.register_error_handler(error_class, database_error)
     for error_class in (*_INPUT_ERRORS, StatementError):
         app.register_error_handler(error_class, _unprocessable_input)
     app.register_error_handler(Exception, _unexpected)

@@ -37,7 +37,8 @@ IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml")
 
 
 def _lead_job(job_id: int) -> Job:
-    job = visible_job(job_id)
+    """The job, for a write by its lead: locked, as every write about a job is (visible_job)."""
+    job = visible_job(job_id, for_update=True)
     require_lead(job, current_user())
     return job
 
@@ -195,7 +196,7 @@ def post_submit(job_id: int) -> Any:
 @blp.alt_response(409, response="CONFLICT")
 @blp.doc(summary="Approve the version you read (If-Match): the report is archived, read-only for everyone (REP-5)")
 def post_approve(job_id: int) -> Any:
-    job = visible_job(job_id)
+    job = visible_job(job_id, for_update=True)
     report = service.current_report(db(), job)
     require_if_match(report.entity_version)
     service.approve(db(), job, report, actor=current_user(), now=onsite().clock.now())
@@ -211,7 +212,7 @@ def post_approve(job_id: int) -> Any:
 @blp.alt_response(409, response="CONFLICT")
 @blp.doc(summary="Send the report back to the technician with a reason (REP-5)")
 def post_reject(data: dict[str, Any], job_id: int) -> Any:
-    job = visible_job(job_id)
+    job = visible_job(job_id, for_update=True)
     report = service.current_report(db(), job)
     service.reject(db(), job, report, actor=current_user(), reason=data["reason"], now=onsite().clock.now())
     return tagged(report)
@@ -246,7 +247,7 @@ def get_signing_key() -> Any:
 @blp.alt_response(409, response="CONFLICT")
 @blp.doc(summary="Approve chargeable work on the job beforehand (REP-6)")
 def post_paid_service_approval(data: dict[str, Any], job_id: int) -> Any:
-    return service.approve_paid_service(db(), visible_job(job_id), actor=current_user(),
+    return service.approve_paid_service(db(), visible_job(job_id, for_update=True), actor=current_user(),
                                         now=onsite().clock.now(), **data)
 
 
@@ -269,7 +270,7 @@ def get_paid_service_approval(job_id: int) -> Any:
 @blp.alt_response(415, response="DEFAULT_ERROR")
 @blp.doc(summary="Attach a photo to the job (multipart/form-data; PNG, JPEG or SVG, checked by content)")
 def post_photo(data: dict[str, Any], job_id: int) -> Any:
-    job = visible_job(job_id)
+    job = visible_job(job_id, for_update=True)
     app = onsite()
     photo = service.add_photo(db(), job, data["file"].read(app.settings.max_image_bytes + 1),
                               caption=data.get("caption"), taken_at=data.get("taken_at"), actor_id=current_user().id,

@@ -32,7 +32,8 @@ crud.register(blp, crud.Resource(
 @blp.alt_response(404, response="NOT_FOUND")
 @blp.doc(summary="Report the technician's current position (from their own device)")
 def put_position(data: dict[str, Any], technician_id: int) -> Any:
-    technician = crud.get_or_404(db(), Technician, technician_id, "technician")
+    # Locked: two reports crossing are applied one after the other, the latest device time kept (report_position).
+    technician = crud.get_or_404(db(), Technician, technician_id, "technician", for_update=True)
     report_position(technician, current_user(), latitude=data["latitude"], longitude=data["longitude"],
                     accuracy_m=data.get("accuracy_m"), device_time=data.get("device_time"),
                     received_at=onsite().clock.now())

@@ -33,6 +33,7 @@ from backend.dispatch.models import ServiceRequest
 from backend.dispatch.schemas import CHANNELS, COMPLAINT_CLASSES, ServiceRequestCreateSchema
 from backend.dispatch.sla import FaultCategory
 from backend.dispatch.views import INTAKE
+from backend.http.api import _unstorable_field
 from backend.http.crud import apply_filters
 from backend.http.context import db, onsite
 from backend.http.fields import Id, Text
@@ -154,6 +155,9 @@ def _searching(view: Callable[[dict[str, Any]], ResponseReturnValue]) -> Callabl
     @wraps(view)
     def searching() -> ResponseReturnValue:
         try:
+            found = _unstorable_field(request.args.to_dict())
+            if found is not None:  # as the API's parser refuses it (a NUL)
+                raise ma.ValidationError({found[0]: [found[1]]})
             arguments = SearchSchema().load(request.args, unknown=ma.EXCLUDE)
         except ma.ValidationError as refusal:
             return problem(422, "the search is not valid", errors=[

@@ -67,7 +67,7 @@ def job_detail(job_id: int) -> ResponseReturnValue:
 @bp.route("/jobs/<id:job_id>/cancel", methods=["POST"])
 @console_page(*fieldwork.CANCELLERS)
 def cancel_job(job_id: int) -> ResponseReturnValue:
-    job = dispatch.get_visible_job(db(), job_id, g.user)
+    job = dispatch.get_visible_job(db(), job_id, g.user, for_update=True)
     form = ConsoleForm("cancel", request.form, fields=("reason",))
     app = onsite()
 

@@ -44,8 +44,8 @@ def _now() -> Any:
     return onsite().clock.now()
 
 
-def _request(service_request_id: int) -> ServiceRequest:
-    return service.get_request(db(), service_request_id, g.user)
+def _request(service_request_id: int, *, for_update: bool = False) -> ServiceRequest:
+    return service.get_request(db(), service_request_id, g.user, for_update=for_update)
 
 
 def _pending(service_request: ServiceRequest, kind: str) -> bool:
@@ -128,7 +128,7 @@ def log_communication(service_request_id: int) -> ResponseReturnValue:
 @bp.route("/requests/<id:service_request_id>/reply", methods=["POST"])
 @console_page(*DISPATCHERS)
 def record_reply(service_request_id: int) -> ResponseReturnValue:
-    sr = _request(service_request_id)
+    sr = _request(service_request_id, for_update=True)
     form = ConsoleForm("reply", request.form, fields=FORM_FIELDS["reply"])
     form.submit(lambda: service.record_reply(db(), sr, actor_id=g.user.id, now=_now(),
                                              **form.load(ReplySchema(), zone=station_zone(sr.nearest_station))))
@@ -138,7 +138,7 @@ def record_reply(service_request_id: int) -> ResponseReturnValue:
 @bp.route("/requests/<id:service_request_id>/written-contact", methods=["POST"])
 @console_page(*SERVICE_GROUP)
 def record_written_contact(service_request_id: int) -> ResponseReturnValue:
-    sr = _request(service_request_id)
+    sr = _request(service_request_id, for_update=True)
     form = ConsoleForm("written", request.form, fields=FORM_FIELDS["written"])
     form.submit(lambda: service.record_written_contact(
         db(), sr, actor_id=g.user.id, now=_now(),
@@ -162,7 +162,7 @@ def dispatch(service_request_id: int) -> ResponseReturnValue:
 @bp.route("/requests/<id:service_request_id>/waivers", methods=["POST"])
 @console_page(*DECIDERS)
 def waive_deadline(service_request_id: int) -> ResponseReturnValue:
-    sr = _request(service_request_id)
+    sr = _request(service_request_id, for_update=True)
     form = ConsoleForm("waive", request.form, fields=FORM_FIELDS["waive"])
 
     def waive() -> None:
@@ -176,7 +176,7 @@ def waive_deadline(service_request_id: int) -> ResponseReturnValue:
 @bp.route("/requests/<id:service_request_id>/decision", methods=["POST"])
 @console_page(*DECIDERS)
 def decide(service_request_id: int) -> ResponseReturnValue:
-    sr = _request(service_request_id)
+    sr = _request(service_request_id, for_update=True)
     form = ConsoleForm("decision", request.form, fields=FORM_FIELDS["decision"])
 
     def decide_() -> None:

@@ -142,7 +142,7 @@ def _shown_and_current(job: Job, version_no: int) -> FieldReport:
     return report
 
 
-@bp.route("/reviews/<id:job_id>/versions/<int:version_no>/approve", methods=["POST"])
+@bp.route("/reviews/<id:job_id>/versions/<id:version_no>/approve", methods=["POST"])
 @console_page(*reports_api.post_approve.access_roles)
 def approve_report(job_id: int, version_no: int) -> ResponseReturnValue:
     """REP-5, the API's approve with If-Match: the form carries the version it showed; a stale page changes nothing."""
@@ -162,7 +162,7 @@ def approve_report(job_id: int, version_no: int) -> ResponseReturnValue:
     return redirect(url_for("console.review_queue"))
 
 
-@bp.route("/reviews/<id:job_id>/versions/<int:version_no>/reject", methods=["POST"])
+@bp.route("/reviews/<id:job_id>/versions/<id:version_no>/reject", methods=["POST"])
 @console_page(*reports_api.post_reject.access_roles)
 def reject_report(job_id: int, version_no: int) -> ResponseReturnValue:
     """REP-5: back to the technician with the reason; without one the page comes back with the message, unchanged."""

@@ -1,0 +1,1 @@
+"""Backups of a whole installation (database, media, signing key) and their restore (`onsite backup`/`restore`)."""
