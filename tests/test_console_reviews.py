@@ -226,15 +226,21 @@ def own_job(desk: Desk, make_user: Callable[..., User]) -> tuple[User, dict[str,
     return foreman, job.get_json(), desk.login(foreman)
 
 
+def _walk_on_site(api: Api, url: str, *, then_work_done: bool = False) -> None:
+    """The crew member takes their own job through accept, depart and arrive (and work done)."""
+    steps = [("accept", {}), ("depart", {}),
+             ("arrive", {"position": {"latitude": ZHENGZHOU[0], "longitude": ZHENGZHOU[1] + 0.01}})]
+    for action, body in steps + ([("work-done", {})] if then_work_done else []):
+        assert api.post(f"{url}/{action}", json=body).status_code == 200
+
+
 def test_four_eyes_no_approve_button_on_your_own_crews_report_and_the_post_is_refused(
         app: Flask, desk: Desk, own_job: tuple[User, dict[str, Any], Api]) -> None:
     foreman, job, api = own_job
     part = factories.part(desk.admin)
     stock_van(desk, job["crew"][0]["technician_id"], part["id"])
     url = f"/api/v1/jobs/{job['id']}"
-    for action, body in (("accept", {}), ("depart", {}), ("arrive", {"position": {
-            "latitude": ZHENGZHOU[0], "longitude": ZHENGZHOU[1] + 0.01}}), ("work-done", {})):
-        assert api.post(f"{url}/{action}", json=body).status_code == 200
+    _walk_on_site(api, url, then_work_done=True)
     field = Field(desk=desk, supervisor=api, request={}, job=job, lead=api, lead_technician={}, part=part)
     for step in (field.write_report, field.sign, lambda: api.post(f"{url}/report/submit")):
         assert step().status_code == 200
@@ -275,9 +281,7 @@ def test_prt3_four_eyes_no_approve_button_on_your_own_crews_requisition(
         app: Flask, desk: Desk, own_job: tuple[User, dict[str, Any], Api]) -> None:
     foreman, job, api = own_job
     url = f"/api/v1/jobs/{job['id']}"
-    for action, body in (("accept", {}), ("depart", {}), ("arrive", {"position": {
-            "latitude": ZHENGZHOU[0], "longitude": ZHENGZHOU[1] + 0.01}})):
-        assert api.post(f"{url}/{action}", json=body).status_code == 200
+    _walk_on_site(api, url)
     part = factories.part(desk.admin)
     requisition = api.post("/api/v1/requisitions", json={"job_id": job["id"], "lines": [
         {"part_id": part["id"], "quantity": 1, "reason": "Leak"}]}).get_json()
@@ -324,9 +328,7 @@ def test_rep6_four_eyes_no_paid_service_approval_of_your_own_crews_job(
         app: Flask, desk: Desk, own_job: tuple[User, dict[str, Any], Api]) -> None:
     foreman, job, api = own_job
     url = f"/api/v1/jobs/{job['id']}"
-    for action, body in (("accept", {}), ("depart", {}), ("arrive", {"position": {
-            "latitude": ZHENGZHOU[0], "longitude": ZHENGZHOU[1] + 0.01}})):
-        assert api.post(f"{url}/{action}", json=body).status_code == 200
+    _walk_on_site(api, url)
     current = api.get(f"{url}/report")
     assert api.put(f"{url}/report", json={"within_warranty": False, "warranty_reason": "Impact"},
                    headers=etag(current)).status_code == 200
