@@ -36,9 +36,12 @@ def _blueprints() -> list[Blueprint]:
     from backend.http.health import blp as health_blp
     from backend.kpis.views import blp as kpis_blp
     from backend.notifications.views import blp as notifications_blp
-    from backend.parts.flow_views import claims_blp, freight_blp, old_parts_blp, requisitions_blp, write_offs_blp
-    from backend.parts.stock_views import locations_blp, serials_blp, stock_blp
-    from backend.parts.views import blp as parts_blp
+    from backend.parts.catalogue.views import blp as parts_blp
+    from backend.parts.claims.views import claims_blp, freight_blp
+    from backend.parts.old_parts.views import old_parts_blp
+    from backend.parts.requisitions.views import requisitions_blp
+    from backend.parts.stock.views import locations_blp, serials_blp, stock_blp
+    from backend.parts.write_offs.views import write_offs_blp
     from backend.reports.views import blp as reports_blp
     from backend.stations.views import blp as stations_blp
     from backend.technicians.views import blp as technicians_blp

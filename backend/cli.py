@@ -8,7 +8,7 @@ import os
 import shutil
 import signal
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 import click
 from sqlalchemy.orm import Session
 from werkzeug.serving import WSGIRequestHandler
-from werkzeug.wsgi import ClosingIterator
 
 from backend.config import SECRET_KEY_ADVICE, ConfigurationError, Settings, is_loopback_host, secret_key_problem
 
@@ -112,7 +111,7 @@ def stock_group() -> None:
 def stock_verify() -> None:
     """Prove every stored stock balance equals its ledger, and every serial is where the ledger puts it (PRT-1).
     Lists each mismatch and exits with status 1 if there is any."""
-    from backend.parts.ledger import verify_stock
+    from backend.parts.stock.ledger import verify_stock
 
     app = _app()
     session = app.extensions["onsite"].new_session()
@@ -217,14 +216,20 @@ class _InFlightRequests:
         self._count = 0
         self._idle = threading.Condition()
 
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterator[bytes]:
+        # A generator, so that a request is done once its body is sent, even when the server never calls close():
+        # werkzeug skips that when the client has hung up by the time it drains the socket.
         with self._idle:
             self._count += 1
         try:
-            return ClosingIterator(self.app(environ, start_response), self._done)
-        except BaseException:
+            body = self.app(environ, start_response)
+            try:
+                yield from body
+            finally:
+                if hasattr(body, "close"):
+                    body.close()
+        finally:
             self._done()
-            raise
 
     def _done(self) -> None:
         with self._idle:
@@ -292,6 +297,10 @@ def _serve_gunicorn(settings: Settings, host: str, port: int, workers: int, *, w
             self.cfg.set("limit_request_line", 4094)
             self.cfg.set("limit_request_fields", 50)
             self.cfg.set("limit_request_field_size", 8190)
+            # Newer gunicorn's control socket is one path per user (~/.gunicorn/gunicorn.ctl), which a second server
+            # on the host would take over (and delete on exit); Onsite is stopped by signals.
+            if "control_socket_disable" in self.cfg.settings:
+                self.cfg.set("control_socket_disable", True)
 
         def load(self):  # type: ignore[no-untyped-def]
             # Each worker starts a scheduler; the scheduler lock lets one of them run the duties.

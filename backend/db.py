@@ -104,6 +104,11 @@ def _postgresql_connect_args(url: URL, connect_timeout: int | None, statement_ti
     return args
 
 
+# psycopg's timeout of a wait; private, but its public base (OperationalError) is far wider. Resolved at import, so a
+# psycopg release that renames it fails at start-up, not as a 500 on the first frozen database.
+_PSYCOPG_WAIT_TIMEOUT: type[Exception] = psycopg.errors._WaitTimeout  # noqa: SLF001
+
+
 class _DeadlineConnection(psycopg.Connection[Any]):
     """A connection that stops waiting for a server that does not answer. statement_timeout is enforced by the
     server, so a frozen (paused, swapped out, half-partitioned) server would keep a request waiting forever: the
@@ -116,7 +121,7 @@ class _DeadlineConnection(psycopg.Connection[Any]):
             return super().wait(gen, *args, timeout=timeout, **kwargs)
         try:
             return super().wait(gen, *args, timeout=self.answer_timeout, **kwargs)
-        except psycopg.errors._WaitTimeout:  # noqa: SLF001  (its public base, OperationalError, is far wider)
+        except _PSYCOPG_WAIT_TIMEOUT:
             # Mid-protocol, the connection cannot be used again; closed, SQLAlchemy sees a disconnect.
             self.pgconn.finish()
             raise psycopg.OperationalError(

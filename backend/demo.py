@@ -30,8 +30,8 @@ from backend.dispatch.service import DispatchOrder, dispatch, register_request
 from backend.fieldwork.service import Fix, Report, act
 from backend.media.store import MediaStore
 from backend.parts.models import Part, Receipt
-from backend.parts import requisitions
-from backend.parts.stock import central_store, receive_goods
+from backend.parts.requisitions import service as requisitions
+from backend.parts.stock.service import central_store, receive_goods
 from backend.reports import service as reports
 from backend.reports.models import FieldReport
 from backend.reports.signing import ReportSigner

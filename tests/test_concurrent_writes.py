@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import psycopg
 import pytest
 from flask import Flask
 from sqlalchemy.exc import OperationalError
@@ -208,7 +209,7 @@ def test_a_deadlock_broken_by_the_database_is_a_503_to_retry_not_a_500(
     request = desk.register(km=30)
 
     def deadlock(*_args: Any, **_kwargs: Any) -> None:
-        raise OperationalError("UPDATE service_requests ...", {}, Exception(
+        raise OperationalError("UPDATE service_requests ...", {}, psycopg.errors.DeadlockDetected(
             "deadlock detected\nDETAIL:  Process 1 waits for ShareLock on transaction 2; blocked by process 3."))
 
     monkeypatch.setattr(dispatch_views, "set_follow_up", deadlock)

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from alembic.script import ScriptDirectory
 from flask import Flask
+from prometheus_client import REGISTRY
 from flask.testing import FlaskClient
 from sqlalchemy import make_url, text
 from sqlalchemy.exc import OperationalError
@@ -211,6 +212,27 @@ def test_a_request_waiting_past_the_statement_timeout_gets_a_503_in_time(as_role
     assert [s["code"] for s in admin.get("/api/v1/stations").get_json()] == ["WH"]  # written once, not twice
 
 
+def test_a_lock_wait_cut_short_by_the_urls_lock_timeout_is_a_503(settings: Settings, clock: ManualClock,
+                                                                 database_url: str, is_postgres: bool) -> None:
+    """The README suggests `options=-c lock_timeout=5s` in the URL: a lock wait it ends is the database busy."""
+    if not is_postgres:
+        pytest.skip("a PostgreSQL lock_timeout")
+    url = make_url(database_url).update_query_dict({"options": "-c lock_timeout=500"})
+    busy = _app_at(settings, clock, url.render_as_string(hide_password=False))
+
+    @busy.get("/test-only/stations")
+    def count_stations() -> str:
+        return str(db().scalar(text("SELECT count(*) FROM stations")))
+
+    try:
+        with _lock_held_elsewhere(database_url):
+            response = _within(STATEMENT_TIMEOUT + 3, lambda: busy.test_client().get("/test-only/stations"))
+        body = _assert_unavailable(response, retry_after=1)
+        assert "busy" in body["detail"]
+    finally:
+        busy.extensions["onsite"].engine.dispose()
+
+
 def test_a_database_error_that_is_a_bug_stays_a_500(app: Flask, client: FlaskClient) -> None:
     @app.get("/test-only/broken-query")
     def broken_query() -> str:
@@ -338,6 +360,27 @@ def test_a_database_frozen_under_pooled_connections_answers_503_in_time_and_reco
     proxy.thawed.set()
     assert client.get("/api/v1/health/ready").status_code == 200  # the same process, nothing restarted
 
+
+
+@pytest.mark.postgres_only
+def test_after_a_frozen_database_the_pool_gauge_counts_no_phantom_connections(proxied) -> None:
+    """Connections given up on (a ping or a statement with no answer) leave onsite_db_pool_checked_out where it was,
+    not one lower for each, which would leave the gauge wrong (even negative) until the process restarts."""
+    proxied_app, proxy = proxied
+    client = proxied_app.test_client()
+
+    def in_use() -> float | None:
+        return REGISTRY.get_sample_value("onsite_db_pool_checked_out")
+
+    assert client.get("/api/v1/health/ready").status_code == 200  # a connection now waits in the pool
+    before = in_use()
+    proxy.thawed.clear()
+    try:
+        _assert_unavailable(_within(2 * CONNECT_TIMEOUT + 3, lambda: client.get("/api/v1/health/ready")))
+    finally:
+        proxy.thawed.set()
+    assert client.get("/api/v1/health/ready").status_code == 200
+    assert in_use() == before
 
 @pytest.mark.postgres_only
 def test_a_statement_on_a_frozen_server_is_given_up_after_its_timeout(proxied) -> None:

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from backend.parts.ledger import DocumentRef
 from backend.parts.models import Part
-from backend.parts.stock import central_store, issue_to_van, receive_goods, van_of
+from backend.parts.stock.ledger import DocumentRef
+from backend.parts.stock.service import central_store, issue_to_van, receive_goods, van_of
 from tests import factories
 from tests.conftest import START, Api
 from tests.test_dispatch_support import ZHENGZHOU, Desk, etag

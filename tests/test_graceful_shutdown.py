@@ -133,3 +133,37 @@ def test_onsite_scheduler_hands_the_lock_over_on_sigterm(tmp_path: Path, databas
         assert process.wait(30) == 0, _log(tmp_path)
     assert scheduler_lock_is_free(engine), _log(tmp_path)
     assert "scheduler stopped" in _log(tmp_path)
+
+
+def test_the_development_server_stops_at_once_when_no_request_is_in_flight(
+        tmp_path: Path, database_url: str, make_user: Callable[..., User]) -> None:
+    """Requests already answered are not waited for: werkzeug skips closing a response when the client has hung up
+    by the time it drains the socket, which once left them counted as in flight until the request timeout."""
+    user = make_user("dispatcher")
+    port = _free_port()
+    with onsite_process(tmp_path, database_url, "serve", "--port", str(port), "--no-scheduler", port=port,
+                        ONSITE_REQUEST_TIMEOUT_SECONDS="20") as process:
+        body = json.dumps({"username": user.username, "password": PASSWORD})
+        for _ in range(40):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            connection.request("POST", "/api/v1/auth/token", body, {"Content-Type": "application/json"})
+            assert connection.getresponse().status == 200
+            connection.close()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(10) == 0, _log(tmp_path)
+    assert "in flight" not in _log(tmp_path) and "unfinished" not in _log(tmp_path)
+
+
+def test_gunicorn_opens_no_control_socket_in_the_users_home(tmp_path: Path, database_url: str) -> None:
+    """Newer gunicorn listens on ~/.gunicorn/gunicorn.ctl by default: one path for every server of the user, so a
+    second Onsite on the host takes it over and the first one's exit deletes it. Onsite is run by its service
+    manager's signals, not through that socket."""
+    home = tmp_path / "home"
+    home.mkdir()
+    port = _free_port()
+    with onsite_process(tmp_path, database_url, "serve", "--production", "--workers", "1", "--no-scheduler",
+                        "--port", str(port), port=port, ONSITE_SECRET_KEY=STRONG_SECRET, HOME=str(home)) as process:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0, _log(tmp_path)
+    assert "Control socket" not in _log(tmp_path)
+    assert not (home / ".gunicorn").exists()

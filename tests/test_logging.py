@@ -93,6 +93,15 @@ def test_each_request_has_one_access_line_with_route_status_duration_and_who(
     assert "424242" not in line["message"]
 
 
+def test_the_access_line_of_a_metrics_scrape_names_the_admin_who_scraped(
+        as_role: Callable[..., Any], capsys: pytest.CaptureFixture[str]) -> None:
+    admin = as_role("admin")
+    capsys.readouterr()
+    assert admin.get("/metrics").status_code == 200
+    [line] = access_lines(log_records(capsys))
+    assert (line["route"], line["user_id"]) == ("/metrics", admin.get("/api/v1/me").get_json()["id"])
+
+
 def test_the_access_line_names_the_console_user(client: FlaskClient, make_user: Callable[..., Any],
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     dispatcher = make_user("dispatcher")

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from backend.parts import field_use
+from backend.parts.field_use import service as field_use
 from backend.reports.models import FieldReport
 from tests.test_parts_flow_support import (OLD_PARTS, REQUISITIONS, Yard, desk, quick_passwords,  # noqa: F401
                                            settings, yard)

@@ -1,6 +1,6 @@
 """Arrangements shared by the parts-flow tests (no tests in here): a dispatched job with its technician, a
 warehouse holding stock, a supervisor, and signed reports built directly in the database (the report API is the
-reports issue's; here its hooks in backend.parts.field_use are called as the report service calls them)."""
+reports issue's; here its hooks in backend.parts.field_use.service are called as the report service calls them)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from backend.clock import ManualClock
 from backend.config import Settings
 from backend.dispatch.models import Job
 from backend.duties.registry import Summary, registered, run_duty
-from backend.parts import field_use
+from backend.parts.field_use import service as field_use
 from backend.parts.models import LocationKind
-from backend.parts.stock import fixed_location
+from backend.parts.stock.service import fixed_location
 from backend.reports.models import SIGNED, SUPERSEDED, FieldReport, ReportPartLine
 from tests import factories
 from tests.conftest import Api

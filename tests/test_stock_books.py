@@ -17,9 +17,10 @@ from backend import migrate
 from backend.cli import cli
 from backend.db import make_engine
 from backend.errors import Conflict, DomainError
-from backend.parts import ledger, stock
-from backend.parts.ledger import DocumentRef, OutOfStock
 from backend.parts.models import LedgerEntry, Part, StockLocation
+from backend.parts.stock import ledger
+from backend.parts.stock import service as stock
+from backend.parts.stock.ledger import DocumentRef, OutOfStock
 from tests.conftest import START
 from tests.test_stock_support import TRANSFERS, Stockroom, alternators, stockroom  # noqa: F401
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from backend.parts.ledger import DocumentRef
 from backend.parts.models import Part, StockLocation
-from backend.parts.stock import issue_to_van, return_to_location
+from backend.parts.stock.ledger import DocumentRef
+from backend.parts.stock.service import issue_to_van, return_to_location
 from tests.conftest import START
 from tests.test_stock_support import TRANSFERS, Stockroom, alternators, stockroom  # noqa: F401
 

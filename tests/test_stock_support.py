@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from backend.parts.models import LocationKind
-from backend.parts.stock import fixed_location
+from backend.parts.stock.service import fixed_location
 from tests import factories
 from tests.conftest import Api
 

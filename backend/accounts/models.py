@@ -2,16 +2,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.audit.recorder import Audited
 from backend.db import Base, Timestamped, Versioned
-
-if TYPE_CHECKING:
-    from backend.technicians.models import Technician
 
 
 class Role(StrEnum):
@@ -50,12 +46,11 @@ class User(Audited, Versioned, Base):
     station_rows: Mapped[list[UserStation]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="UserStation.station_id"
     )
-    technician: Mapped[Technician | None] = relationship(
-        primaryjoin="User.id == Technician.user_id", viewonly=True, uselist=False)
 
     @property
     def technician_id(self) -> int | None:
-        """The technician record of this account, if it is one: what "their own" jobs and parts are keyed by."""
+        """The technician record of this account, if it is one: what "their own" jobs and parts are keyed by.
+        `technician` is the backref that backend.technicians.models declares, so accounts need not import it."""
         return self.technician.id if self.technician is not None else None
 
     @property

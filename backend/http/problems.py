@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from http import HTTPStatus
 from typing import Any
 
@@ -121,11 +122,19 @@ def _stale(error: StaleDataError) -> Response:
     return problem(409, "the resource was changed concurrently by another request; retry")
 
 
+# PostgreSQL's serialization_failure, deadlock_detected (it rolls one transaction back so the other proceeds) and
+# lock_not_available (a lock_timeout set in the URL's options ran out). By code: the messages follow lc_messages.
+BUSY_SQLSTATES = ("40001", "40P01", "55P03")
+
+
 def _database_busy(error: Exception) -> bool:
-    """SQLite's lock still held after the busy timeout, or PostgreSQL refusing to serialize or breaking a deadlock
-    (it rolls one transaction back so the other proceeds; the same request again succeeds): retry in a moment."""
-    cause = str(getattr(error, "orig", "")).lower()
-    return any(sign in cause for sign in ("locked", "could not serialize", "deadlock detected"))
+    """SQLite's lock still held after the busy timeout, or PostgreSQL giving up on a lock wait or a conflict that
+    the same request retried in a moment gets past."""
+    cause = getattr(error, "orig", None)
+    if isinstance(cause, sqlite3.Error):
+        primary_code = getattr(cause, "sqlite_errorcode", 0) & 0xFF  # an extended code's low byte
+        return primary_code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return getattr(cause, "sqlstate", None) in BUSY_SQLSTATES
 
 
 def database_trouble(error: Exception) -> tuple[str, int] | None:

@@ -92,8 +92,18 @@ def _count_request(response: Response) -> Response:
 def _instrument_pool(engine: Engine) -> None:
     pool, checked_out = engine.pool, instruments().pool_checked_out
     instruments().pool_size.set(pool.size() if isinstance(pool, QueuePool) else 0)  # one app (engine) a process
-    event.listen(engine, "checkout", lambda *_: checked_out.inc())
-    event.listen(engine, "checkin", lambda *_: checked_out.dec())
+
+    # A connection whose check-out ping gets no answer is checked in without having been checked out, so only the
+    # check-ins of counted check-outs count (record_info outlives the connection's invalidation).
+    @event.listens_for(engine, "checkout")
+    def _checked_out(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        record.record_info["onsite_checked_out"] = True
+        checked_out.inc()
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        if record.record_info.pop("onsite_checked_out", False):
+            checked_out.dec()
 
 
 @contextmanager
@@ -138,7 +148,8 @@ def _authorize() -> None:
     expected = onsite().settings.metrics_token
     if expected and scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), expected.encode()):
         return
-    if not authenticate_request().has_any_role({Role.ADMIN}):
+    g.user = authenticate_request()  # named in the access line, as the API's own endpoints do
+    if not g.user.has_any_role({Role.ADMIN}):
         raise Forbidden("metrics need the admin role or the metrics token")
 
 

@@ -104,7 +104,7 @@ def _locations_for_new_stations_and_technicians(session: Session, _flush_context
 class StockBalance(Base):
     """The stored balance of one part at one location: the sum of its ledger entries, kept in step in the same
     transaction for speed (`onsite stock verify` proves it). Changed only by conditional UPDATEs (backend.parts.
-    ledger), which, with the checks below, keep stock from ever going negative (rule PRT-1)."""
+    stock.ledger), which, with the checks below, keep stock from ever going negative (rule PRT-1)."""
 
     __tablename__ = "stock_balances"
     __table_args__ = (

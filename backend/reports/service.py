@@ -22,7 +22,7 @@ from backend.media.service import store_image
 from backend.media.store import MediaStore
 from backend.notifications.models import NotificationKind
 from backend.notifications.service import Notice, notify
-from backend.parts import field_use
+from backend.parts.field_use import service as field_use
 from backend.parts.models import Part
 from backend.reports.models import (DRAFT, SIGNED, SUPERSEDED, CompensationLine, FieldReport, JobPhoto,
                                     PaidServiceApproval, ReportPartLine)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Boolean, Float, ForeignKey, Index, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from backend.accounts.models import User
 from backend.audit.recorder import Audited
@@ -26,7 +26,8 @@ class Technician(Audited, Versioned, Base):
     last_position_at: Mapped[datetime | None] = mapped_column()
     last_position_device_time: Mapped[datetime | None] = mapped_column()
 
-    user: Mapped[User] = relationship(lazy="joined")
+    # Declared on this side only (User.technician is its read-only backref), so accounts never import technicians.
+    user: Mapped[User] = relationship(lazy="joined", backref=backref("technician", uselist=False, viewonly=True))
     skill_rows: Mapped[list[TechnicianSkill]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="TechnicianSkill.skill")
 

@@ -28,10 +28,10 @@ from backend.dispatch.service import check_may_decide, get_visible_job
 from backend.errors import DomainError, Forbidden, NotFound
 from backend.fieldwork.lifecycle import JobStatus
 from backend.http.context import db, onsite
-from backend.parts import flow_views as parts_api
-from backend.parts import requisitions
-from backend.parts.flow_schemas import RejectSchema
 from backend.parts.models import Requisition, RequisitionStatus
+from backend.parts.requisitions import service as requisitions
+from backend.parts.requisitions import views as parts_api
+from backend.parts.requisitions.schemas import RejectSchema
 from backend.reports import service as reports
 from backend.reports import views as reports_api
 from backend.reports.models import SUPERSEDED, FieldReport, PaidServiceApproval

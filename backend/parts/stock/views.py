@@ -1,5 +1,5 @@
 """HTTP for stock (rules PRT-1, PRT-2): locations, levels, the ledger, receiving notes, transfers and serials.
-The rules live in backend.parts.stock and backend.parts.ledger."""
+The rules live in backend.parts.stock.service and backend.parts.stock.ledger."""
 
 from typing import Any
 
@@ -9,8 +9,8 @@ from backend.accounts.models import Role
 from backend.http.api import ETAG_HEADER, Blueprint, tagged
 from backend.http.context import current_user, db, onsite
 from backend.http.crud import paginate
-from backend.parts import stock
-from backend.parts.stock_schemas import (CancelSchema, LedgerEntrySchema, LedgerFilterSchema, LocationFilterSchema,
+from backend.parts.stock import service as stock
+from backend.parts.stock.schemas import (CancelSchema, LedgerEntrySchema, LedgerFilterSchema, LocationFilterSchema,
                                          ReceiptCreateSchema, ReceiptFilterSchema, ReceiptSchema, SerialQuerySchema,
                                          SerialSchema, StockFilterSchema, StockLevelSchema, StockLocationSchema,
                                          TransferCreateSchema, TransferFilterSchema, TransferSchema)

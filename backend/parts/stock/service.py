@@ -1,6 +1,6 @@
 """Stock operations (rules PRT-1, PRT-2 and the stock side of PRT-3..PRT-6): receiving notes, two-step transfers,
 issuing to a technician's van, consuming from it and returning from it, and the queries behind the stock API.
-Plain functions on a Session, no Flask; every movement goes through backend.parts.ledger."""
+Plain functions on a Session, no Flask; every movement goes through backend.parts.stock.ledger."""
 
 from __future__ import annotations
 
@@ -16,25 +16,14 @@ from backend.accounts.models import Role, User
 from backend.accounts.scope import in_scope, stations_of
 from backend.db import clock_of
 from backend.errors import Conflict, DomainError, Forbidden, NotFound
-from backend.parts.ledger import DocumentRef, Line, Movement, Reason, make_line, move, move_all
 from backend.parts.models import (FIXED_LOCATION_CODES, LedgerEntry, LocationKind, Part, Receipt, ReceiptLine,
                                   SerialUnit, StockBalance, StockLocation, Transfer, TransferLine, TransferStatus)
+from backend.parts.stock.ledger import DocumentRef, Line, Movement, Reason, make_line, move, move_all
 from backend.technicians.models import Technician
 
 # Where goods from a supplier may arrive (PRT-2): the central store, or a station, which keeps its own books.
 RECEIVING_KINDS = frozenset({LocationKind.STORE, LocationKind.STATION})
 _WAREHOUSE = frozenset({Role.WAREHOUSE})
-
-
-# --- the catalogue -----------------------------------------------------------------------------------------------
-
-def apply_part_changes(session: Session, part: Part, data: dict[str, Any]) -> None:
-    """Whether a part is serial-tracked decides how its stock is counted, so it is fixed once stock of it moved."""
-    if data.get("serial_tracked", part.serial_tracked) != part.serial_tracked and session.scalar(
-            select(LedgerEntry.id).where(LedgerEntry.part_id == part.id).limit(1)) is not None:
-        raise DomainError("serial_tracked", f"{part.part_number} already has stock movements; its tracking is fixed")
-    for name, value in data.items():
-        setattr(part, name, value)
 
 
 # --- locations ---------------------------------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 from backend.accounts.models import Role
 from backend.http import crud
 from backend.http.api import Blueprint
+from backend.parts.catalogue.schemas import PartCreateSchema, PartFilterSchema, PartSchema, PartUpdateSchema
+from backend.parts.catalogue.service import apply_part_changes
 from backend.parts.models import Part
-from backend.parts.schemas import PartCreateSchema, PartFilterSchema, PartSchema, PartUpdateSchema
-from backend.parts.stock import apply_part_changes
 
 blp = Blueprint("parts", __name__, url_prefix="/api/v1/parts", description="Parts catalogue")
 

@@ -16,12 +16,12 @@ from sqlalchemy.orm import Session
 from backend.config import Settings
 from backend.dispatch.models import Job
 from backend.errors import Conflict, DomainError
-from backend.parts.ledger import DocumentRef, Movement, Reason, make_line, move
 from backend.parts.models import (Installation, ObligationStatus, OldPartObligation, Part, Requisition,
                                   RequisitionLine, RequisitionStatus, StockLocation)
-from backend.parts.old_parts import write_off_if_due
-from backend.parts.requisitions import installed_quantity
-from backend.parts.stock import consume_from_van, van_of
+from backend.parts.requisitions.service import installed_quantity
+from backend.parts.stock.ledger import DocumentRef, Movement, Reason, make_line, move
+from backend.parts.stock.service import consume_from_van, van_of
+from backend.parts.write_offs.service import write_off_if_due
 from backend.reports.models import FieldReport, ReportPartLine
 
 _Key = tuple[int, int, str | None, str | None, bool]

@@ -17,7 +17,7 @@ from backend.dispatch.service import check_may_decide, job_station, of_jobs_with
 from backend.errors import Conflict, DomainError, Forbidden, NotFound
 from backend.parts.models import (ClaimStatus, Disposition, FreightCharge, FreightStatus, OldPartObligation,
                                   Requisition, SupplierClaim)
-from backend.parts.old_parts import locked, require_awaiting_disposition
+from backend.parts.old_parts.service import locked, require_awaiting_disposition
 
 # Who sees every freight record (of their stations, SCP-1); a technician sees the ones they handled.
 ALL_FREIGHT = frozenset({Role.SUPERVISOR, Role.WAREHOUSE, Role.MANAGER, Role.ADMIN})

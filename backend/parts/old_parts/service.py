@@ -13,45 +13,16 @@ from sqlalchemy.orm import Session
 from backend.accounts.models import Role, User
 from backend.accounts.scope import require_in_scope, within_scope
 from backend.dispatch.models import Job
-from backend.dispatch.service import check_may_decide, of_jobs_within_scope
+from backend.dispatch.service import check_may_decide
 from backend.errors import Conflict, DomainError, Forbidden, NotFound
-from backend.parts.ledger import DocumentRef, Movement, Reason, make_line, move
-from backend.parts.models import (Disposition, ExcuseReason, Installation, ObligationStatus, OldPartObligation,
-                                  WriteOff)
-from backend.parts.stock import RECEIVING_KINDS, get_location
+from backend.parts.models import Disposition, ExcuseReason, ObligationStatus, OldPartObligation
+from backend.parts.stock.ledger import DocumentRef, Movement, Reason, make_line, move
+from backend.parts.stock.service import RECEIVING_KINDS, get_location
+from backend.parts.write_offs.service import write_off_if_due
 
 # Who sees every old part (of their stations, SCP-1); a technician sees the ones they owe.
 ALL_OLD_PARTS = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.WAREHOUSE, Role.MANAGER, Role.ADMIN})
 OVERDUE = "overdue"
-
-
-# --- write-off (PRT-6) -------------------------------------------------------------------------------------------
-
-def write_off_if_due(session: Session, installation: Installation, now: datetime) -> WriteOff | None:
-    """rule PRT-6: written off when the last condition is met: the current signed report lists it, a supervisor
-    approved that report, and, for a warranty part, its old part is received or excused. Called whenever one of
-    them becomes true; a second call does nothing."""
-    obligation = installation.obligation
-    settled = obligation is None or obligation.status in (ObligationStatus.RECEIVED, ObligationStatus.EXCUSED)
-    if installation.removed_at is not None or installation.approved_at is None or not settled:
-        return None
-    if installation.write_off is not None:
-        return None
-    write_off = WriteOff(installation=installation, job_id=installation.job_id, part_id=installation.part_id,
-                         quantity=installation.quantity, serial=installation.new_serial,
-                         requisition_line_id=installation.requisition_line_id, written_off_at=now)
-    session.add(write_off)
-    return write_off
-
-
-def list_write_offs(filters: dict[str, Any], user: User) -> Select[Any]:
-    stmt = select(WriteOff).where(of_jobs_within_scope(WriteOff.job_id, user))
-    for name in ("job_id", "part_id", "requisition_line_id"):
-        if name in filters:
-            stmt = stmt.where(getattr(WriteOff, name) == filters[name])
-    if "since" in filters:
-        stmt = stmt.where(WriteOff.written_off_at >= filters["since"])
-    return stmt.order_by(WriteOff.id.desc())
 
 
 # --- obligations (PRT-5) -----------------------------------------------------------------------------------------
@@ -149,7 +120,7 @@ def require_awaiting_disposition(obligation: OldPartObligation, field: str | Non
 
 def dispose(session: Session, obligation_id: int, data: dict[str, Any], *, actor: User,
             now: datetime) -> OldPartObligation:
-    """rule PRT-7: a received old part is repaired into stock or scrapped (claims: backend.parts.claims)."""
+    """rule PRT-7: a received old part is repaired into stock or scrapped (claims: backend.parts.claims.service)."""
     obligation = locked(session, obligation_id)
     require_in_scope(obligation.station_id, actor, "old part", obligation_id)
     require_awaiting_disposition(obligation)

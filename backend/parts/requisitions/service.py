@@ -1,6 +1,6 @@
 """Requisitions (备用件领料单, rule PRT-3): a technician asks for parts for a job, a supervisor approves, only then
 does the store issue them to the technician's van; what was not used goes back (rule PRT-6). Plain functions on a
-Session, no Flask; stock moves through backend.parts.stock."""
+Session, no Flask; stock moves through backend.parts.stock.service."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from backend.accounts.scope import require_in_scope
 from backend.dispatch.models import CLOSED_JOB_STATUSES, Job
 from backend.dispatch.service import check_may_decide, job_station, may_see_job, of_jobs_within_scope
 from backend.errors import Conflict, DomainError, Forbidden, NotFound
-from backend.parts.ledger import DocumentRef
 from backend.parts.models import (Installation, ObligationStatus, Part, Requisition, RequisitionLine,
                                   RequisitionStatus)
-from backend.parts.stock import get_location, issue_to_van, return_to_location, van_of
+from backend.parts.stock.ledger import DocumentRef
+from backend.parts.stock.service import get_location, issue_to_van, return_to_location, van_of
 
 # Who sees every requisition (of their stations, SCP-1); a technician sees their own.
 ALL_REQUISITIONS = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.WAREHOUSE, Role.MANAGER, Role.ADMIN})

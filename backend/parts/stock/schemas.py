@@ -2,9 +2,9 @@ import marshmallow as ma
 from marshmallow import validate
 
 from backend.http.fields import OneOf, Flag, Id, Name, Text, Timestamp
-from backend.parts.ledger import Reason
 from backend.parts.models import LocationKind, TransferStatus
-from backend.parts.stock import SerialStatus
+from backend.parts.stock.ledger import Reason
+from backend.parts.stock.service import SerialStatus
 
 SERIAL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 MAX_LINES = 200

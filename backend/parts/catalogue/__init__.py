@@ -1,0 +1,1 @@
+"""The parts catalogue: part numbers, prices, suppliers, whether a part is serial-tracked."""
