@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import suppress
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ import psycopg
 from sqlalchemy import URL, DateTime, Insert, Integer, MetaData, Table, create_engine, event, inspect, make_url
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import NullPool
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.orm import (ONETOMANY, DeclarativeBase, Mapped, Mapper, Session, declared_attr, mapped_column,
@@ -79,7 +81,7 @@ def make_engine(url: str, *, connect_timeout: int | None = None, statement_timeo
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_timeout}, **kwargs)
         _configure_sqlite(engine, busy_timeout)
         return engine
-    if connect_timeout is not None:
+    if connect_timeout is not None and kwargs.get("poolclass") is not NullPool:
         kwargs.setdefault("pool_timeout", connect_timeout)  # every pooled connection busy: fail, do not queue on
     engine = create_engine(url, pool_pre_ping=True,
                            connect_args=_postgresql_connect_args(make_url(url), connect_timeout, statement_timeout),
@@ -171,6 +173,21 @@ def database_unavailable(error: BaseException) -> str | None:
     if sqlstate is not None and sqlstate.startswith(("08", "53", "57P")):
         return "the database cannot serve requests just now"
     return None
+
+
+# PostgreSQL's serialization_failure, deadlock_detected (it rolls one transaction back so the other proceeds) and
+# lock_not_available (a lock_timeout set in the URL's options ran out). By code: the messages follow lc_messages.
+BUSY_SQLSTATES = ("40001", "40P01", "55P03")
+
+
+def database_busy(error: BaseException) -> bool:
+    """SQLite's lock still held after the busy timeout, or PostgreSQL giving up on a lock wait or a conflict that
+    the same request retried in a moment gets past."""
+    cause = getattr(error, "orig", None)
+    if isinstance(cause, sqlite3.Error):
+        primary_code = getattr(cause, "sqlite_errorcode", 0) & 0xFF  # an extended code's low byte
+        return primary_code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return getattr(cause, "sqlstate", None) in BUSY_SQLSTATES
 
 
 def _create_owner_only_file(database: str | None) -> None:

@@ -286,6 +286,26 @@ def test_a_duty_run_during_an_outage_logs_one_line_and_the_scheduler_carries_on(
     assert "database cannot be reached" in lines[0].getMessage()
 
 
+def test_a_duty_that_waits_out_a_lock_logs_one_line_not_a_bug(app: Flask, caplog) -> None:
+    def meets_a_held_lock(_session: Session, _now: Any, _settings: Any) -> dict[str, int]:
+        locked = sqlite3.OperationalError("database is locked")
+        locked.sqlite_errorcode = sqlite3.SQLITE_BUSY
+        raise OperationalError("UPDATE callbacks SET status = ?", (), locked)
+
+    duties = {"probe": Duty("probe", meets_a_held_lock, None, "test")}  # type: ignore[arg-type]
+    scheduler = DutyScheduler(app.extensions["onsite"], duties)
+    assert scheduler.lock.try_acquire()
+    scheduler.leading = True
+    try:
+        with caplog.at_level(logging.INFO):
+            scheduler.run_if_leading("probe")
+    finally:
+        scheduler.lock.release()
+    lines = [record for record in caplog.records if "probe" in record.getMessage()]
+    assert len(lines) == 1 and lines[0].levelno == logging.WARNING and not lines[0].exc_info
+    assert "database is busy" in lines[0].getMessage()
+
+
 # --- PostgreSQL: a real server frozen, restarted or cutting connections ----------------------------------------------
 
 class FreezableProxy:

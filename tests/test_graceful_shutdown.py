@@ -149,9 +149,12 @@ def test_the_development_server_stops_at_once_when_no_request_is_in_flight(
             connection.request("POST", "/api/v1/auth/token", body, {"Content-Type": "application/json"})
             assert connection.getresponse().status == 200
             connection.close()
+        signalled = time.monotonic()
         process.send_signal(signal.SIGTERM)
         assert process.wait(10) == 0, _log(tmp_path)
-    assert "in flight" not in _log(tmp_path) and "unfinished" not in _log(tmp_path)
+        # The last answer's thread may still be finishing as the signal lands; nothing else is waited for.
+        assert time.monotonic() - signalled < 5, _log(tmp_path)
+    assert "unfinished" not in _log(tmp_path)
 
 
 def test_gunicorn_opens_no_control_socket_in_the_users_home(tmp_path: Path, database_url: str) -> None:

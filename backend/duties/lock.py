@@ -55,9 +55,11 @@ class SchedulerLock(Protocol):
     def release(self) -> None: ...
 
 
-def lock_for(engine: Engine, clock: Clock, holder: str, lease: timedelta) -> SchedulerLock:
+def lock_for(engine: Engine, clock: Clock, holder: str, lease: timedelta, *, connect_timeout: int | None = None,
+             statement_timeout: int | None = None) -> SchedulerLock:
+    """The timeouts (PostgreSQL) keep a frozen server from holding the lock keeper forever, as they do requests."""
     if engine.dialect.name == "postgresql":
-        return AdvisoryLock(engine, clock, holder)
+        return AdvisoryLock(engine, clock, holder, connect_timeout=connect_timeout, statement_timeout=statement_timeout)
     return LeaseLock(engine, clock, holder, lease)
 
 
@@ -112,9 +114,11 @@ class LeaseLock:
 
 
 class AdvisoryLock:
-    def __init__(self, engine: Engine, clock: Clock, holder: str) -> None:
+    def __init__(self, engine: Engine, clock: Clock, holder: str, *, connect_timeout: int | None = None,
+                 statement_timeout: int | None = None) -> None:
         # Unpooled, so that closing the connection really ends the server session, which frees the lock.
-        self._engine = make_engine(engine.url.render_as_string(hide_password=False), poolclass=NullPool)
+        self._engine = make_engine(engine.url.render_as_string(hide_password=False), poolclass=NullPool,
+                                   connect_timeout=connect_timeout, statement_timeout=statement_timeout)
         self._clock, self.holder = clock, holder
         self._connection: Connection | None = None
         self._backend_pid: int | None = None  # the lock connection's server process, which pg_locks names

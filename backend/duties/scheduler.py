@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from backend.db import database_unavailable
+from backend.db import database_busy, database_unavailable
 from backend.duties.lock import LeadershipLost, lock_for
 from backend.duties.registry import Duty, describe, run_duty
 from backend.logs import report_error
@@ -39,8 +39,11 @@ class DutyScheduler:
         self.onsite = onsite
         self.duties = duties
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.lease = timedelta(seconds=onsite.settings.scheduler_lease_seconds)
-        self.lock = lock_for(onsite.engine, onsite.clock, self.holder, self.lease)
+        settings = onsite.settings
+        self.lease = timedelta(seconds=settings.scheduler_lease_seconds)
+        self.lock = lock_for(onsite.engine, onsite.clock, self.holder, self.lease,
+                             connect_timeout=settings.db_connect_timeout_seconds,
+                             statement_timeout=settings.db_statement_timeout_seconds)
         self.leading = False
         # APScheduler's shutdown holds its job store lock while it waits for running jobs, so the keeper must not
         # reschedule jobs once stopping has begun: it would wait for that lock, and shutdown for the keeper.
@@ -85,7 +88,8 @@ class DutyScheduler:
             log.warning("%s; duty %s stopped, standing by", exc, name)
             return
         except Exception as exc:  # the next run tries again; logged as any unexpected error, repeats summarised
-            if (reason := database_unavailable(exc)) is not None:  # an outage, not a bug: one line, no traceback
+            reason = database_unavailable(exc) or ("the database is busy" if database_busy(exc) else None)
+            if reason is not None:  # an outage or a lock wait, not a bug: one line, no traceback
                 log.warning("duty %s not run: %s (%s); it runs again at its next time", name, reason,
                             str(getattr(exc, "orig", exc)).partition("\n")[0], extra={"duty": name})
                 return

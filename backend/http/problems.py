@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from http import HTTPStatus
 from typing import Any
 
@@ -14,7 +13,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
-from backend.db import database_unavailable
+from backend.db import database_busy, database_unavailable
 from backend.errors import DomainError
 from backend.http.context import onsite, request_id
 from backend.logs import report_error
@@ -122,21 +121,6 @@ def _stale(error: StaleDataError) -> Response:
     return problem(409, "the resource was changed concurrently by another request; retry")
 
 
-# PostgreSQL's serialization_failure, deadlock_detected (it rolls one transaction back so the other proceeds) and
-# lock_not_available (a lock_timeout set in the URL's options ran out). By code: the messages follow lc_messages.
-BUSY_SQLSTATES = ("40001", "40P01", "55P03")
-
-
-def _database_busy(error: Exception) -> bool:
-    """SQLite's lock still held after the busy timeout, or PostgreSQL giving up on a lock wait or a conflict that
-    the same request retried in a moment gets past."""
-    cause = getattr(error, "orig", None)
-    if isinstance(cause, sqlite3.Error):
-        primary_code = getattr(cause, "sqlite_errorcode", 0) & 0xFF  # an extended code's low byte
-        return primary_code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
-    return getattr(cause, "sqlstate", None) in BUSY_SQLSTATES
-
-
 def database_trouble(error: Exception) -> tuple[str, int] | None:
     """What keeps the database from serving now and the seconds to wait before retrying, when `error` is such a
     state (an outage is logged, its repeats summarised); None for any other error."""
@@ -144,7 +128,7 @@ def database_trouble(error: Exception) -> tuple[str, int] | None:
     if reason is not None:
         report_error(log, reason, error)
         return reason, onsite().settings.db_retry_after_seconds
-    return ("the database is busy", 1) if _database_busy(error) else None
+    return ("the database is busy", 1) if database_busy(error) else None
 
 
 def database_error(error: Exception) -> Response:
