@@ -76,8 +76,7 @@ def sign_in() -> ResponseReturnValue:
         # A failure is committed so that it counts towards the throttle.
         session_.commit() if getattr(refusal, "commit", False) else session_.rollback()
         return _sign_in_refused(form, target, refusal.status, refusal.headers.get("Retry-After"))
-    family = accounts.open_browser_session(session_, user, accounts.TokenPolicy.from_settings(app.settings),
-                                           app.clock.now())
+    family = accounts.open_browser_session(session_, user, app.token_policy, app.clock.now())
     session_.commit()
     _end_session()
     session[_USER_KEY] = user.id

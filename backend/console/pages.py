@@ -6,7 +6,6 @@ Add a page:
     from backend.console.pages import console_page
     from backend.console.render import render_page
     from backend.console.i18n import lazy_gettext as _l
-from backend.console.render import error_page, render_page
 
     @bp.route("/reviews")
     @console_page(*REVIEWERS, nav=_l("Reviews"), order=30)

@@ -7,13 +7,24 @@ ONSITE_CONSOLE_URGENT_HOURS; ok: more time than that; none: nothing left to meet
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 from enum import StrEnum
 
-from backend.dispatch.models import Deadline
-from backend.dispatch.service import RequestStatus
+from sqlalchemy import Select
+from sqlalchemy.orm import selectinload
+
+from backend.accounts.models import User
+from backend.dispatch.models import Deadline, ServiceRequest
+from backend.dispatch.service import RequestStatus, request_board
 
 # The open work the board and the map show: requests not yet resolved or rejected.
 OPEN_REQUESTS = (RequestStatus.REGISTERED, RequestStatus.ACCEPTED, RequestStatus.IN_PROGRESS)
+
+
+def open_requests(filters: dict[str, Any], now: datetime, user: User) -> Select[Any]:
+    """The board's requests still open, with their customers (every row shows one)."""
+    return (request_board(filters, now, user).where(ServiceRequest.status.in_(OPEN_REQUESTS))
+            .options(selectinload(ServiceRequest.customer)))
 
 
 class Urgency(StrEnum):

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 from backend.audit.recorder import Audited
 from backend.customers.models import Customer, Unit
 from backend.db import Base, Versioned, clock_of
-from backend.dispatch.sla import UNFULFILLED, DeadlineStatus, effective_status
+from backend.dispatch.sla import UNFULFILLED, effective_status
 from backend.stations.models import Station
 from backend.technicians.models import Technician
 
@@ -109,7 +109,7 @@ class ServiceRequest(Audited, Versioned, Base):
         so a missed deadline, the most urgent of all, comes first."""
         if self.status == RequestStatus.REJECTED:
             return None  # INT-4: a rejected request has nothing left to do, late or not
-        pending = [d for d in self.deadlines if d.status in UNFULFILLED and d.met_at is None]
+        pending = [d for d in self.deadlines if d.pending]
         return min(pending, key=lambda d: d.due_at, default=None)
 
 
@@ -131,6 +131,11 @@ class Deadline(Audited, Base):
     waived_at: Mapped[datetime | None] = mapped_column()
 
     service_request: Mapped[ServiceRequest] = relationship(back_populates="deadlines")
+
+    @property
+    def pending(self) -> bool:
+        """Still to be done: open, or missed and not yet done late."""
+        return self.status in UNFULFILLED and self.met_at is None
 
     @property
     def current_status(self) -> str:

@@ -226,7 +226,7 @@ def fulfil_deadline(service_request: ServiceRequest, kind: DeadlineKind, at: dat
     if service_request.status == RequestStatus.REJECTED:
         raise Conflict(f"request {service_request.number} was rejected; its clocks have stopped (log the contact as "
                        "a communication)")
-    if deadline.status not in UNFULFILLED or deadline.met_at is not None:
+    if not deadline.pending:
         raise Conflict(f"the {kind} deadline is already {deadline.status}")
     if at < service_request.reported_at:
         raise DomainError(field, "must not be before the request was reported")

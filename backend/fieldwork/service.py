@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from backend.accounts.models import Role, User
 from backend.clock import ensure_utc
 from backend.dispatch.models import Job, JobTechnician, ServiceRequest
-from backend.dispatch.service import UNFULFILLED, RequestStatus, fulfil_deadline
+from backend.dispatch.service import RequestStatus, fulfil_deadline
 from backend.dispatch.sla import DeadlineKind
 from backend.errors import DomainError, Forbidden
 from backend.fieldwork.lifecycle import JobStatus, arrival_time, next_status
@@ -95,7 +95,7 @@ def _arrived(job: Job, event: JobEvent, skew: timedelta) -> None:
     deadline = request.deadline(DeadlineKind.ON_SITE)
     arrived_at = arrival_time(event.server_time, event.device_time, skew)
     event.details = {**event.details, "arrival_counted_at": arrived_at.isoformat()}
-    if deadline is not None and deadline.status in UNFULFILLED and deadline.met_at is None:
+    if deadline is not None and deadline.pending:
         fulfil_deadline(request, DeadlineKind.ON_SITE, arrived_at, field="device_time")
         event.details["on_site_deadline"] = deadline.status
         request.deadlines_changed()

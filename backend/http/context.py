@@ -30,7 +30,7 @@ class Onsite:
     engine: Engine
     session_factory: sessionmaker[Session]
 
-    @property
+    @cached_property
     def token_policy(self) -> TokenPolicy:
         return TokenPolicy.from_settings(self.settings)
 

@@ -15,7 +15,7 @@ from backend.console import bp
 from backend.console.i18n import lazy_gettext as _l
 from backend.console.pages import console_page
 from backend.console.render import render_page
-from backend.console.urgency import OPEN_REQUESTS, Urgency, urgency
+from backend.console.urgency import Urgency, open_requests, urgency
 from backend.dispatch import service
 from backend.dispatch.models import Deadline, Job, ServiceRequest
 from backend.dispatch.schemas import ServiceRequestFilterSchema
@@ -58,7 +58,7 @@ def read_filters(args: Any) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def board_rows(filters: dict[str, Any], now: datetime) -> list[BoardRow]:
-    stmt = service.request_board(filters, now, g.user).where(ServiceRequest.status.in_(OPEN_REQUESTS)).limit(BOARD_LIMIT)
+    stmt = open_requests(filters, now, g.user).limit(BOARD_LIMIT)
     requests = db().scalars(stmt).all()
     ids = [r.id for r in requests]
     jobs = {job.service_request_id: job for job in db().scalars(

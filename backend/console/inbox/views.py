@@ -8,7 +8,7 @@ from flask.typing import ResponseReturnValue
 from backend.console import bp
 from backend.console.forms import ConsoleForm
 from backend.console.pages import console_page
-from backend.console.render import render_page
+from backend.console.render import error_page, render_page
 from backend.http.context import db, onsite
 from backend.notifications import service
 
@@ -29,5 +29,5 @@ def mark_notification_read(notification_id: int) -> ResponseReturnValue:
     form = ConsoleForm("read", request.form)
     form.submit(lambda: service.mark_read(db(), g.user, notification_id, onsite().clock.now()))
     if form.failed:
-        return render_page("console/error.html", status=form.status, status_code=form.status, message=form.message)
+        return error_page(form.status, form.message)
     return redirect(url_for("console.inbox", unread=request.form.get("unread") or None))

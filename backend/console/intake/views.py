@@ -20,7 +20,7 @@ from sqlalchemy import select
 from backend.accounts.scope import in_scope
 from backend.console import bp
 from backend.console.forms import ConsoleForm, datetime_local_value
-from backend.console.i18n import current_language, local_time, number
+from backend.console.i18n import current_language, local_time, number, station_zone
 from backend.console.i18n import gettext as _
 from backend.console.i18n import lazy_gettext as _l
 from backend.console.labels import label, zip_labels
@@ -38,7 +38,7 @@ from backend.http.crud import apply_filters
 from backend.http.context import db, onsite
 from backend.http.fields import Id, Text
 from backend.http.problems import problem
-from backend.stations.models import DEFAULT_TIMEZONE, Station
+from backend.stations.models import Station
 from backend.technicians.models import TechnicianSkill
 
 FORM = "intake"
@@ -61,7 +61,7 @@ def office_zone() -> ZoneInfo:
     """The zone the person types times in: their (first) station's, or the company's default for head office."""
     station_ids = g.user.station_ids
     station = db().get(Station, min(station_ids)) if station_ids else None
-    return ZoneInfo(station.timezone if station is not None else DEFAULT_TIMEZONE)
+    return station_zone(station)
 
 
 def _zone_name(zone: ZoneInfo) -> str:

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from backend.accounts.models import User
 from backend.accounts.scope import within_scope
 from backend.config import Settings
-from backend.console.urgency import OPEN_REQUESTS, Urgency, urgency
+from backend.console.urgency import Urgency, open_requests, urgency
 from backend.dispatch import service as dispatch
 from backend.dispatch.candidates import DEFAULT_LIMIT, LAST_KNOWN_POSITION, Candidate
 from backend.dispatch.models import ServiceRequest
@@ -83,9 +83,7 @@ def map_features(session: Session, user: User, now: datetime, settings: Settings
     stations = [MapStation(s.id, s.code, s.name, s.latitude, s.longitude, s.may_receive_work, s.timezone)
                 for s in session.scalars(select(Station).where(Station.active.is_(True),
                                                                within_scope(Station.id, user)).order_by(Station.id))]
-    board = (dispatch.request_board({}, now, user).where(ServiceRequest.status.in_(OPEN_REQUESTS))
-             .options(selectinload(ServiceRequest.customer)))
-    requests = [_request(r, now, settings) for r in session.scalars(board)]
+    requests = [_request(r, now, settings) for r in session.scalars(open_requests({}, now, user))]
     technicians = [_technician(t, now, settings) for t in session.scalars(
         select(Technician).where(Technician.active.is_(True), Technician.last_latitude.is_not(None),
                                  Technician.last_longitude.is_not(None),

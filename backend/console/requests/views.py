@@ -50,7 +50,7 @@ def _request(service_request_id: int, *, for_update: bool = False) -> ServiceReq
 
 def _pending(service_request: ServiceRequest, kind: str) -> bool:
     deadline = service_request.deadline(kind)
-    return (deadline is not None and deadline.status in service.UNFULFILLED and deadline.met_at is None
+    return (deadline is not None and deadline.pending
             and service_request.status != service.RequestStatus.REJECTED)
 
 
