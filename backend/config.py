@@ -9,7 +9,6 @@ import os
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
-from functools import cached_property
 from pathlib import Path
 
 DEFAULT_SECRET_KEY = "onsite-development-secret-do-not-use-in-production"
@@ -193,7 +192,7 @@ class Settings:
         except ValueError as exc:
             raise ConfigurationError(f"ONSITE_WEBHOOK_ALLOWED_NETWORKS: {exc}") from exc
 
-    @cached_property
+    @property
     def webhook_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
         return tuple(ipaddress.ip_network(item.strip()) for item in self.webhook_allowed_networks.split(",")
                      if item.strip())
