@@ -18,6 +18,9 @@ class Role(StrEnum):
     AGENT = "agent"
     MANAGER = "manager"
     ADMIN = "admin"
+    # 001 §1.6: quality inspection decides who is responsible; finance audits and allocates service costs (§1.9).
+    QUALITY = "quality"
+    FINANCE = "finance"
 
 
 ROLE_VALUES = tuple(r.value for r in Role)

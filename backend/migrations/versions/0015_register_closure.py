@@ -1,0 +1,22 @@
+"""register to closure: feedback, closed, investigation
+
+Revision ID: 0015
+Revises: 0014
+Create Date: 2026-11-29 22:45:00.000000
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0015'
+down_revision = '0014'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
