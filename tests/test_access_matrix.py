@@ -13,8 +13,9 @@ ALL = frozenset(ROLE_VALUES)
 OFFICE = frozenset({"dispatcher", "supervisor", "manager", "admin"})
 CUSTOMER_READERS = frozenset({"agent", "dispatcher", "supervisor", "manager", "admin", "warehouse"})
 REQUEST_READERS = frozenset({"agent", "dispatcher", "supervisor", "manager", "admin"})
-STOCK_READERS = ALL - {"agent"}
-FLOW_READERS = ALL - {"agent"}
+# Not the quality and finance roles: they read the register and the costs, not the stores' books.
+STOCK_READERS = frozenset({"technician", "dispatcher", "supervisor", "warehouse", "manager", "admin"})
+FLOW_READERS = STOCK_READERS
 BOOK_READERS = frozenset({"warehouse", "supervisor", "manager", "admin"})
 PUBLIC = "public"
 
