@@ -9,8 +9,8 @@ from backend.accounts.scope import assign_stations
 from backend.accounts.schemas import (MeSchema, RefreshRequestSchema, TokenRequestSchema, TokenResponseSchema,
                                       UserCreateSchema, UserFilterSchema, UserSchema, UserUpdateSchema)
 from backend.http import crud
-from backend.http.api import ETAG_HEADER, Blueprint, etag_of
-from backend.http.context import current_user, db, onsite
+from backend.http.api import PUBLIC, Blueprint, etag_of
+from backend.http.context import current_user, db, now, onsite
 from backend.stations.models import Station
 
 auth_blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign in and refresh tokens")
@@ -29,17 +29,13 @@ def _token_response(pair: service.TokenPair) -> tuple[dict[str, Any], dict[str, 
             "refresh_token": pair.refresh_token, "user_id": pair.user.id, "roles": pair.user.roles}, _NO_STORE
 
 
-@auth_blp.route("/token", methods=["POST"])
-@auth_blp.public
-@auth_blp.write
-@auth_blp.arguments(TokenRequestSchema)
-@auth_blp.response(200, TokenResponseSchema, headers=_NO_STORE_HEADERS)
-@auth_blp.alt_response(401, response="UNAUTHORIZED")
-@auth_blp.alt_response(429, response="TOO_MANY_REQUESTS")
-@auth_blp.doc(summary="Sign in with username and password",
-              description="After too many failed attempts for a username (default 10) or from one client address "
-                          "(default 100) within the window (default 15 minutes), attempts are refused with 429 and "
-                          "Retry-After for 1, 2, 4, 8, at most 15 minutes, without checking the password.")
+@auth_blp.endpoint("POST", "/token", roles=PUBLIC, writes=True, takes=TokenRequestSchema, answers=TokenResponseSchema,
+                   headers=_NO_STORE_HEADERS, refuses=(401, 429),
+                   doc={"description":
+                        "After too many failed attempts for a username (default 10) or from one client address "
+                        "(default 100) within the window (default 15 minutes), attempts are refused with 429 and "
+                        "Retry-After for 1, 2, 4, 8, at most 15 minutes, without checking the password."},
+                   summary="Sign in with username and password")
 def issue_token(data: dict[str, Any]) -> Any:
     session, app = db(), onsite()
     user = service.authenticate(session, data["username"], data["password"],
@@ -47,39 +43,31 @@ def issue_token(data: dict[str, Any]) -> Any:
     return _token_response(service.issue_tokens(session, user, app.token_policy, app.clock.now()))
 
 
-@auth_blp.route("/refresh", methods=["POST"])
-@auth_blp.public
-@auth_blp.write
-@auth_blp.arguments(RefreshRequestSchema)
-@auth_blp.response(200, TokenResponseSchema, headers=_NO_STORE_HEADERS)
-@auth_blp.alt_response(401, response="UNAUTHORIZED")
-@auth_blp.doc(summary="Exchange a refresh token for new tokens (the old refresh token stops working)",
-              description="The new refresh token ends with the sign-in it belongs to: refreshing never extends a "
-                          "sign-in past ONSITE_REFRESH_FAMILY_DAYS after the password was given.")
+@auth_blp.endpoint("POST", "/refresh", roles=PUBLIC, writes=True, takes=RefreshRequestSchema,
+                   answers=TokenResponseSchema, headers=_NO_STORE_HEADERS, refuses=(401,),
+                   doc={"description":
+                        "The new refresh token ends with the sign-in it belongs to: refreshing never extends a "
+                        "sign-in past ONSITE_REFRESH_FAMILY_DAYS after the password was given."},
+                   summary="Exchange a refresh token for new tokens (the old refresh token stops working)")
 def refresh_token(data: dict[str, Any]) -> Any:
     session, app = db(), onsite()
     return _token_response(service.rotate_refresh_token(session, data["refresh_token"], app.token_policy,
                                                         app.clock.now()))
 
 
-@auth_blp.route("/logout", methods=["POST"])
-@auth_blp.public
-@auth_blp.write
-@auth_blp.arguments(RefreshRequestSchema)
-@auth_blp.response(204)
-@auth_blp.doc(summary="Sign out: the refresh token and every token refreshed from the same sign-in stop working",
-              description="The refresh token is the credential; no access token is needed. An unknown or already "
-                          "ended token also answers 204. The access token of the sign-in stays valid until it "
-                          "expires (ONSITE_ACCESS_TOKEN_MINUTES); the app should discard it.")
+@auth_blp.endpoint("POST", "/logout", roles=PUBLIC, writes=True, takes=RefreshRequestSchema, status=204,
+                   doc={"description":
+                        "The refresh token is the credential; no access token is needed. An unknown or already "
+                        "ended token also answers 204. The access token of the sign-in stays valid until it "
+                        "expires (ONSITE_ACCESS_TOKEN_MINUTES); the app should discard it."},
+                   summary="Sign out: the refresh token and every token refreshed from the same sign-in stop working")
 def logout(data: dict[str, Any]) -> Any:
-    service.sign_out(db(), data["refresh_token"], onsite().clock.now())
+    service.sign_out(db(), data["refresh_token"], now())
     return None
 
 
-@me_blp.route("", methods=["GET"])
-@me_blp.access()
-@me_blp.response(200, MeSchema, headers=ETAG_HEADER)
-@me_blp.doc(summary="Who am I: account, roles, and technician id if any")
+@me_blp.endpoint("GET", roles=(), answers=MeSchema, etag=True,
+                 summary="Who am I: account, roles, and technician id if any")
 def get_me() -> Any:
     user = current_user()
     return user, {"ETag": etag_of(user.version)}
@@ -108,16 +96,12 @@ def _update_user(session: Session, user: User, data: dict[str, Any]) -> None:
             setattr(user, name, value)
 
 
-@users_blp.route("/<id:user_id>/sessions", methods=["DELETE"])
-@users_blp.access(Role.ADMIN)
-@users_blp.write
-@users_blp.response(204)
-@users_blp.alt_response(404, response="NOT_FOUND")
-@users_blp.doc(summary="Sign the user out everywhere: every refresh token and access token stops working")
+@users_blp.endpoint("DELETE", "/<id:user_id>/sessions", roles=(Role.ADMIN,), writes=True, status=204, refuses=(404,),
+                    summary="Sign the user out everywhere: every refresh token and access token stops working")
 def end_sessions(user_id: int) -> Any:
     session = db()
     service.end_sessions(session, crud.get_or_404(session, User, user_id, "user", for_update=True),
-                         onsite().clock.now())
+                         now())
     return None
 
 

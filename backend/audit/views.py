@@ -37,12 +37,8 @@ class AuditFilterSchema(ma.Schema):
     until = Timestamp()
 
 
-@blp.route("", methods=["GET"])
-@blp.access(Role.ADMIN, Role.MANAGER)
-@blp.arguments(AuditFilterSchema, location="query", as_kwargs=True)
-@blp.response(200, AuditEntrySchema(many=True))
-@blp.paginate()
-@blp.doc(summary="Audit entries, newest first")
+@blp.endpoint("GET", roles=(Role.ADMIN, Role.MANAGER), takes=AuditFilterSchema, as_kwargs=True,
+              answers=AuditEntrySchema(many=True), paginated=True, summary="Audit entries, newest first")
 def list_audit(pagination_parameters: Any, **filters: Any) -> Any:
     stmt = select(AuditEntry)
     for name in ("entity_type", "entity_id", "actor_user_id", "request_id"):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any
 
 from backend.accounts.models import Role
 from backend.dispatch.models import Job
@@ -12,8 +12,8 @@ from backend.dispatch.views import visible_job
 from backend.fieldwork import service
 from backend.fieldwork.schemas import (ActionSchema, EscalationSchema, JobActionResultSchema, JobEventSchema,
                                        ReasonedActionSchema, SyncQuerySchema, SyncSchema)
-from backend.http.api import ETAG_HEADER, Blueprint, tagged
-from backend.http.context import current_user, db, onsite
+from backend.http.api import Blueprint, tagged
+from backend.http.context import current_user, db, now, onsite
 from backend.http.crud import paginate
 
 blp = Blueprint("fieldwork", __name__, url_prefix="/api/v1", description="The technician's job flow and sync")
@@ -42,12 +42,8 @@ def _action_view(action: str, schema: type[ActionSchema], roles: tuple[str, ...]
         return _result(job, event)
 
     view.__name__ = f"post_{action.replace('-', '_')}"
-    decorators: list[Callable[[Any], Any]] = [
-        blp.route(f"{JOB}/{action}", methods=["POST"]), blp.access(*roles), blp.write, blp.arguments(schema),
-        blp.response(200, JobActionResultSchema, headers=ETAG_HEADER), blp.alt_response(404, response="NOT_FOUND"),
-        blp.alt_response(409, response="CONFLICT"), blp.doc(summary=summary)]
-    for decorate in reversed(decorators):
-        view = decorate(view)
+    blp.endpoint("POST", f"{JOB}/{action}", roles=roles, writes=True, takes=schema, answers=JobActionResultSchema,
+                 etag=True, refuses=(404, 409), summary=summary)(view)
 
 
 CREW = (Role.TECHNICIAN,)
@@ -64,37 +60,26 @@ for _action, _schema, _roles, _summary in (
     _action_view(_action, _schema, _roles, _summary)
 
 
-@blp.route(f"{JOB}/escalate", methods=["POST"])
-@blp.access(*CREW)
-@blp.write
-@blp.arguments(EscalationSchema)
-@blp.response(201, JobEventSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
-@blp.doc(summary="Escalate a problem to the station's dispatchers and supervisors at once, with the proposal "
-                 "and the customer's demand (JOB-4, DSP-9)")
+@blp.endpoint("POST", f"{JOB}/escalate", roles=CREW, writes=True, takes=EscalationSchema, answers=JobEventSchema,
+              status=201, refuses=(404, 409), summary="Escalate a problem to the station's dispatchers and "
+                                                      "supervisors at once, with the proposal and the customer's "
+                                                      "demand (JOB-4, DSP-9)")
 def post_escalate(data: dict[str, Any], job_id: int) -> Any:
     return service.escalate(db(), visible_job(job_id, for_update=True), current_user(), _report(data),
-                            now=onsite().clock.now())
+                            now=now())
 
 
-@blp.route(f"{JOB}/events", methods=["GET"])
-@blp.access(Role.TECHNICIAN, *JOB_OFFICE_ROLES)
-@blp.response(200, JobEventSchema(many=True))
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.paginate()
-@blp.doc(summary="The job's steps in time order, each with server and device time and position")
+@blp.endpoint("GET", f"{JOB}/events", roles=(Role.TECHNICIAN, *JOB_OFFICE_ROLES), answers=JobEventSchema(many=True),
+              paginated=True, refuses=(404,),
+              summary="The job's steps in time order, each with server and device time and position")
 def list_job_events(pagination_parameters: Any, job_id: int) -> Any:
     visible_job(job_id)
     return paginate(db(), service.job_events(job_id), pagination_parameters)
 
 
-@blp.route("/me/jobs", methods=["GET"])
-@blp.access(Role.TECHNICIAN)
-@blp.arguments(SyncQuerySchema, location="query")
-@blp.response(200, SyncSchema)
-@blp.doc(summary="Your jobs changed since a cursor, oldest change first: how the app catches up after being "
-                 "offline")
+@blp.endpoint("GET", "/me/jobs", roles=(Role.TECHNICIAN,), takes=SyncQuerySchema, answers=SyncSchema,
+              summary="Your jobs changed since a cursor, oldest change first: how the app catches up after being "
+                      "offline")
 def sync_my_jobs(query: dict[str, Any]) -> Any:
     app = onsite()
     cursor = service.decode_cursor(query["since"]) if "since" in query else None

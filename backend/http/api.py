@@ -1,20 +1,21 @@
 """flask-smorest Api and Blueprint, extended with access control, transactions and idempotent replay.
 
-Decorator order on a view (outermost first): route, access/public, write, arguments, response.
-Access runs before argument parsing so an anonymous caller gets 401, not a validation error.
+A view declares what it is with one `Blueprint.endpoint(...)` call, which applies the decorators in the one order
+that works (outermost first): route, access/public, write, arguments, response. Access runs before argument parsing
+so an anonymous caller gets 401, not a validation error.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from copy import deepcopy
 from functools import wraps
 from typing import Any, Callable
 
 import flask_smorest
 import marshmallow as ma
-from flask import Response, g, request
+from flask import Response, g, request, url_for
 from flask_smorest.pagination import PaginationMetadataSchema
 from flask_smorest.utils import deepupdate, prepare_response
 from sqlalchemy.exc import IntegrityError
@@ -203,11 +204,56 @@ class _ArgumentsParser(FlaskParser):
         return location_data
 
 
+# The documented refusals an endpoint may name, by status: the component response each one refers to.
+REFUSALS = {401: "UNAUTHORIZED", 404: "NOT_FOUND", 409: "CONFLICT", 413: "CONTENT_TOO_LARGE", 415: "DEFAULT_ERROR",
+            422: "UNPROCESSABLE_ENTITY", 429: "TOO_MANY_REQUESTS", 503: "SERVICE_UNAVAILABLE"}
+PUBLIC = "public"
+"""`roles=PUBLIC`: deliberately open to anonymous callers."""
+LOCATION_HEADER = {"Location": {"schema": {"type": "string"}, "required": True}}
+
+
 class Blueprint(flask_smorest.Blueprint):
     DEFAULT_PAGINATION_PARAMETERS = {"page": 1, "page_size": 50, "max_page_size": 200}
     DEFAULT_LOCATION_CONTENT_TYPE_MAPPING = {**flask_smorest.Blueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING,
                                              "multipart": "multipart/form-data"}
     ARGUMENTS_PARSER = _ArgumentsParser()
+
+    def endpoint(self, method: str, rule: str = "", *, roles: str | Iterable[str], summary: str,
+                 writes: bool = False, if_match: bool = False,
+                 takes: Any = None, takes_from: str | None = None, as_kwargs: bool = False,
+                 answers: Any = None, status: int = 200, etag: bool = False, location: bool = False,
+                 headers: Mapping[str, Any] | None = None, paginated: bool = False, refuses: Iterable[int] = (),
+                 name: str | None = None, doc: Mapping[str, Any] | None = None, **response: Any
+                 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Everything an endpoint is, in one place: who may call it (`roles`: role names, () for any signed-in
+        user, or PUBLIC), whether it `writes` (one transaction, Idempotency-Key replay) and needs `if_match`, what
+        it `takes` (a query schema for GET, else a JSON body; `takes_from` for another location), what it
+        `answers` (schema, `status`, with an `etag` and/or a `location` header), whether it is `paginated`, and
+        which refusals it documents beyond those every endpoint can give (`refuses`: statuses from REFUSALS).
+
+        Applies flask-smorest's decorators in the one order that works: route, access, write, arguments,
+        response, pagination, documentation."""
+        answer_headers = {**(ETAG_HEADER if etag else {}), **(LOCATION_HEADER if location else {}), **(headers or {})}
+
+        def declare(view: Callable[..., Any]) -> Callable[..., Any]:
+            view = self.doc(summary=summary, **(doc or {}))(view)
+            for refused in refuses:
+                view = self.alt_response(refused, response=REFUSALS[refused])(view)
+            if paginated:
+                view = self.paginate()(view)
+            view = self.response(status, answers, **({"headers": answer_headers} if answer_headers else {}),
+                                 **response)(view)
+            if takes is not None:
+                source = takes_from or ("query" if method == "GET" else "json")
+                view = self.arguments(takes, location=source, **({"as_kwargs": True} if as_kwargs else {}))(view)
+            if writes:
+                view = self.write(view)
+            if if_match:
+                view = self.needs_if_match(view)
+            view = self.public(view) if roles == PUBLIC else self.access(*roles)(view)
+            return self.route(rule, methods=[method], **({"endpoint": name} if name else {}))(view)
+
+        return declare
 
     def arguments(self, schema: Any, *, location: str = "json", **kwargs: Any
                   ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -352,6 +398,11 @@ def tagged(resource: Any, **headers: str) -> tuple[Any, dict[str, str]]:
     version the write produced, not the one read."""
     db().flush()
     return resource, {"ETag": etag_of(entity_version(resource)), **headers}
+
+
+def created(resource: Any, endpoint: str, **ident: int) -> tuple[Any, dict[str, str]]:
+    """A new resource with its ETag and where to read it (`endpoint`, `ident`: its GET view and path ids)."""
+    return tagged(resource, Location=url_for(endpoint, **ident))
 
 
 def require_if_match(current_version: int | str) -> None:

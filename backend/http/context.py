@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 
 from flask import current_app, g, request
@@ -80,3 +81,8 @@ def device_id() -> str | None:
 
 def current_user() -> User:
     return g.user
+
+
+def now() -> datetime:
+    """The application clock's time: the one time source of every view (tests swap the clock)."""
+    return onsite().clock.now()

@@ -11,13 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import marshmallow as ma
-from flask import url_for
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from backend.db import Base, locked
 from backend.errors import DomainError, NotFound
-from backend.http.api import ETAG_HEADER, Blueprint, etag_of, require_if_match
+from backend.http.api import Blueprint, created, etag_of, require_if_match
 from backend.http.context import db
 
 Hook = Callable[[Session, dict[str, Any]], Any]
@@ -86,51 +85,34 @@ def register(blp: Blueprint, res: Resource) -> None:
     ident = f"{res.singular}_id"
     item_url = f"/<id:{ident}>"
 
-    @blp.route("", endpoint=f"list_{res.plural}", methods=["GET"])
-    @blp.access(*res.read_roles)
-    @blp.arguments(res.filters, location="query", as_kwargs=True)
-    @blp.response(200, res.schema(many=True))
-    @blp.paginate()
-    @blp.doc(summary=f"List {res.plural.replace('_', ' ')}")
+    @blp.endpoint("GET", roles=res.read_roles, takes=res.filters, as_kwargs=True, answers=res.schema(many=True),
+                  paginated=True, name=f"list_{res.plural}", summary=f"List {res.plural.replace('_', ' ')}")
     def list_items(pagination_parameters: Any, **filters: Any) -> Any:
         stmt = apply_filters(res.model, select(res.model), filters, res.search_columns, res.custom_filters)
         stmt = stmt.order_by(res.model.id)
         return paginate(db(), stmt, pagination_parameters)
 
-    @blp.route("", endpoint=f"create_{res.singular}", methods=["POST"])
-    @blp.access(*res.write_roles)
-    @blp.write
-    @blp.arguments(res.create_schema)
-    @blp.response(201, res.schema, headers={**ETAG_HEADER, "Location": {"schema": {"type": "string"},
-                                                                         "required": True}})
-    @blp.alt_response(409, response="CONFLICT")
-    @blp.doc(summary=f"Create a {res.singular.replace('_', ' ')}")
+    @blp.endpoint("POST", roles=res.write_roles, writes=True, takes=res.create_schema, answers=res.schema, status=201,
+                  etag=True, location=True, refuses=(409,), name=f"create_{res.singular}",
+                  summary=f"Create a {res.singular.replace('_', ' ')}")
     def create_item(data: dict[str, Any]) -> Any:
         session = db()
         check_references(session, data, res.references)
         obj = res.create(session, data) if res.create else res.model(**data)
         session.add(obj)
-        session.flush()
-        location = url_for(f"{blp.name}.get_{res.singular}", **{ident: obj.id})
-        return obj, {"ETag": etag_of(obj.version), "Location": location}
+        session.flush()  # for its id
+        return created(obj, f"{blp.name}.get_{res.singular}", **{ident: obj.id})
 
-    @blp.route(item_url, endpoint=f"get_{res.singular}", methods=["GET"])
-    @blp.access(*res.read_roles)
-    @blp.response(200, res.schema, headers=ETAG_HEADER)
-    @blp.alt_response(404, response="NOT_FOUND")
-    @blp.doc(summary=f"Get a {res.singular.replace('_', ' ')}")
+    @blp.endpoint("GET", item_url, roles=res.read_roles, answers=res.schema, etag=True, refuses=(404,),
+                  name=f"get_{res.singular}", summary=f"Get a {res.singular.replace('_', ' ')}")
     def get_item(**path: int) -> Any:
         obj = get_or_404(db(), res.model, path[ident], res.singular)
         return obj, {"ETag": etag_of(obj.version)}
 
-    @blp.route(item_url, endpoint=f"update_{res.singular}", methods=["PATCH"])
-    @blp.access(*res.write_roles)
-    @blp.needs_if_match
-    @blp.write
-    @blp.arguments(res.update_schema(partial=True))
-    @blp.response(200, res.schema, headers=ETAG_HEADER)
-    @blp.alt_response(404, response="NOT_FOUND")
-    @blp.doc(summary=f"Update a {res.singular.replace('_', ' ')} (If-Match required)")
+    @blp.endpoint("PATCH", item_url, roles=res.write_roles, writes=True, if_match=True,
+                  takes=res.update_schema(partial=True), answers=res.schema, etag=True, refuses=(404,),
+                  name=f"update_{res.singular}",
+                  summary=f"Update a {res.singular.replace('_', ' ')} (If-Match required)")
     def update_item(data: dict[str, Any], **path: int) -> Any:
         session = db()
         obj = get_or_404(session, res.model, path[ident], res.singular)
@@ -148,14 +130,9 @@ def register(blp: Blueprint, res: Resource) -> None:
     if not res.deletable:
         return
 
-    @blp.route(item_url, endpoint=f"delete_{res.singular}", methods=["DELETE"])
-    @blp.access(*res.write_roles)
-    @blp.needs_if_match
-    @blp.write
-    @blp.response(204)
-    @blp.alt_response(404, response="NOT_FOUND")
-    @blp.alt_response(409, response="CONFLICT")
-    @blp.doc(summary=f"Delete a {res.singular.replace('_', ' ')} that nothing refers to (If-Match required)")
+    @blp.endpoint("DELETE", item_url, roles=res.write_roles, writes=True, if_match=True, status=204, refuses=(404, 409),
+                  name=f"delete_{res.singular}",
+                  summary=f"Delete a {res.singular.replace('_', ' ')} that nothing refers to (If-Match required)")
     def delete_item(**path: int) -> Any:
         session = db()
         obj = get_or_404(session, res.model, path[ident], res.singular)

@@ -13,7 +13,7 @@ import marshmallow as ma
 from flask import Response
 from sqlalchemy import Column, MetaData, String, Table, inspect, select
 
-from backend.http.api import Blueprint
+from backend.http.api import PUBLIC, Blueprint
 from backend.http.context import db, onsite
 from backend.http.problems import DATABASE_UNAVAILABLE_TYPE, problem
 from backend.migrate import current_head
@@ -34,22 +34,18 @@ class ReadinessSchema(HealthSchema):
         "description": "The database's Alembic revision, which is this release's head"})
 
 
-@blp.route("", methods=["GET"])
-@blp.public
-@blp.response(200, HealthSchema)
-@blp.doc(summary="Liveness: the process answers (the database is not asked)")
+@blp.endpoint("GET", roles=PUBLIC, answers=HealthSchema,
+              summary="Liveness: the process answers (the database is not asked)")
 def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@blp.route("/ready", methods=["GET"])
-@blp.public
-@blp.response(200, ReadinessSchema)
-@blp.alt_response(503, response="SERVICE_UNAVAILABLE")
-@blp.doc(summary="Readiness: the database answers within its timeouts and its schema is at this release's "
-                 "migration head",
-         description=f"503 when not ready: the database does not answer (`type` `{DATABASE_UNAVAILABLE_TYPE}`) "
-                     f"or its schema is not this release's (`{SCHEMA_MISMATCH_TYPE}`); `detail` says which.")
+@blp.endpoint("GET", "/ready", roles=PUBLIC, answers=ReadinessSchema, refuses=(503,),
+              doc={"description":
+                   f"503 when not ready: the database does not answer (`type` `{DATABASE_UNAVAILABLE_TYPE}`) "
+                   f"or its schema is not this release's (`{SCHEMA_MISMATCH_TYPE}`); `detail` says which."},
+              summary="Readiness: the database answers within its timeouts and its schema is at this release's "
+                      "migration head")
 def ready() -> dict[str, str] | Response:
     # An unreachable or frozen database raises here, within the connect timeout: the usual 503 (problems.py).
     session = db()

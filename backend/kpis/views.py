@@ -9,7 +9,7 @@ from flask import Response, request
 from backend.accounts.models import Role
 from backend.errors import DomainError
 from backend.http.api import Blueprint
-from backend.http.context import current_user, db, onsite
+from backend.http.context import current_user, db, now, onsite
 from backend.kpis import service
 from backend.kpis.schemas import COLUMNS, KpiQuerySchema, KpiRowSchema, KpiTableSchema
 
@@ -18,21 +18,18 @@ blp = Blueprint("kpis", __name__, url_prefix="/api/v1/kpis", description="KPIs a
 CSV = "text/csv"
 
 
-@blp.route("", methods=["GET"])
-@blp.access(Role.MANAGER, Role.SUPERVISOR)
-@blp.arguments(KpiQuerySchema, location="query")
-@blp.response(200, KpiTableSchema)
-@blp.doc(summary="KPIs for a period, optionally by station, technician or month, each beside its target",
-         responses={200: {"content": {CSV: {"schema": {"type": "string"}}}}})
+@blp.endpoint("GET", roles=(Role.MANAGER, Role.SUPERVISOR), takes=KpiQuerySchema, answers=KpiTableSchema,
+              doc={"responses": {200: {"content": {CSV: {"schema": {"type": "string"}}}}}},
+              summary="KPIs for a period, optionally by station, technician or month, each beside its target")
 def get_kpis(query: dict[str, Any]) -> Any:
     if query["start"] >= query["end"]:
         raise DomainError("to", "must be after `from`", location="query")
-    now = onsite().clock.now()
-    rows = service.compute(db(), start=query["start"], end=query["end"], group_by=query["group_by"], now=now,
+    as_of = now()
+    rows = service.compute(db(), start=query["start"], end=query["end"], group_by=query["group_by"], now=as_of,
                            settings=onsite().settings, user=current_user())
     if request.accept_mimetypes.best_match(["application/json", CSV]) == CSV:
         return _csv(rows)
-    return {**query, "as_of": now, "rows": rows}
+    return {**query, "as_of": as_of, "rows": rows}
 
 
 def _csv(rows: list[service.Row]) -> Response:

@@ -3,7 +3,7 @@ from typing import Any
 import marshmallow as ma
 
 from backend.http.api import Blueprint
-from backend.http.context import current_user, db, onsite
+from backend.http.context import current_user, db, now
 from backend.http.crud import paginate
 from backend.http.fields import Flag, Text, Timestamp
 from backend.notifications import service
@@ -29,22 +29,14 @@ class NotificationFilterSchema(ma.Schema):
     kind = Text(60, min_length=1)
 
 
-@blp.route("", methods=["GET"])
-@blp.access()
-@blp.arguments(NotificationFilterSchema, location="query", as_kwargs=True)
-@blp.response(200, NotificationSchema(many=True))
-@blp.paginate()
-@blp.doc(summary="My notifications (mine and my roles', at my station), newest first")
+@blp.endpoint("GET", roles=(), takes=NotificationFilterSchema, as_kwargs=True, answers=NotificationSchema(many=True),
+              paginated=True, summary="My notifications (mine and my roles', at my station), newest first")
 def list_notifications(pagination_parameters: Any, **filters: Any) -> Any:
     return paginate(db(), service.inbox(current_user(), **filters), pagination_parameters)
 
 
-@blp.route("/<id:notification_id>/read", methods=["POST"])
-@blp.access()
-@blp.write
-@blp.response(200, NotificationSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(422, response="UNPROCESSABLE_ENTITY")  # a malformed Idempotency-Key
-@blp.doc(summary="Mark one of my notifications read (again: keeps the first time)")
+# a malformed Idempotency-Key
+@blp.endpoint("POST", "/<id:notification_id>/read", roles=(), writes=True, answers=NotificationSchema,
+              refuses=(404, 422), summary="Mark one of my notifications read (again: keeps the first time)")
 def read_notification(notification_id: int) -> Any:
-    return service.mark_read(db(), current_user(), notification_id, onsite().clock.now())
+    return service.mark_read(db(), current_user(), notification_id, now())

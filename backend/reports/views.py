@@ -13,8 +13,8 @@ from backend.dispatch.service import JOB_OFFICE_ROLES
 from backend.dispatch.views import visible_job
 from backend.errors import NotFound
 from backend.fieldwork.service import require_lead
-from backend.http.api import ETAG_HEADER, Blueprint, require_if_match, tagged
-from backend.http.context import current_user, db, onsite
+from backend.http.api import PUBLIC, Blueprint, require_if_match, tagged
+from backend.http.context import current_user, db, now, onsite
 from backend.http.crud import paginate
 from backend.media.models import Media
 from backend.reports import service
@@ -32,7 +32,6 @@ JOB = "/jobs/<id:job_id>"
 REPORT = f"{JOB}/report"
 READERS = (Role.TECHNICIAN, *JOB_OFFICE_ROLES)
 REVIEWERS = (Role.SUPERVISOR, Role.MANAGER, Role.ADMIN)
-WITH_ETAG = {"headers": ETAG_HEADER}
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml")
 
 
@@ -43,55 +42,37 @@ def _lead_job(job_id: int) -> Job:
     return job
 
 
-@blp.route(REPORT, methods=["GET"])
-@blp.access(*READERS)
-@blp.response(200, ReportSchema, **WITH_ETAG)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.doc(summary="The report's current version (opens when the technician arrives)")
+@blp.endpoint("GET", REPORT, roles=READERS, answers=ReportSchema, etag=True, refuses=(404,),
+              summary="The report's current version (opens when the technician arrives)")
 def get_report(job_id: int) -> Any:
     return tagged(service.current_report(db(), visible_job(job_id)))
 
 
-@blp.route(REPORT, methods=["PUT"])
-@blp.access(Role.TECHNICIAN)
-@blp.needs_if_match
-@blp.write
-@blp.arguments(ReportContentSchema)
-@blp.response(200, ReportSchema, **WITH_ETAG)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
-@blp.doc(summary="Write the draft: findings, part lines, compensation (lead technician; If-Match required)")
+@blp.endpoint("PUT", REPORT, roles=(Role.TECHNICIAN,), writes=True, if_match=True, takes=ReportContentSchema,
+              answers=ReportSchema, etag=True, refuses=(404, 409),
+              summary="Write the draft: findings, part lines, compensation (lead technician; If-Match required)")
 def put_report(data: dict[str, Any], job_id: int) -> Any:
     job = _lead_job(job_id)
     report = service.current_report(db(), job)
     require_if_match(report.entity_version)
-    service.update_draft(db(), job, report, data, now=onsite().clock.now())
+    service.update_draft(db(), job, report, data, now=now())
     return tagged(report)
 
 
-@blp.route(f"{REPORT}/versions", methods=["GET"])
-@blp.access(*READERS)
-@blp.response(200, ReportSchema(many=True))
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.paginate()
-@blp.doc(summary="Every version of the report, oldest first; signed ones are kept unchanged (REP-3)")
+@blp.endpoint("GET", f"{REPORT}/versions", roles=READERS, answers=ReportSchema(many=True), paginated=True,
+              refuses=(404,),
+              summary="Every version of the report, oldest first; signed ones are kept unchanged (REP-3)")
 def list_report_versions(pagination_parameters: Any, job_id: int) -> Any:
     visible_job(job_id)
     return paginate(db(), service.report_versions(job_id), pagination_parameters)
 
 
-@blp.route(f"{REPORT}/sign-off", methods=["POST"])
-@blp.access(Role.TECHNICIAN)
-@blp.needs_if_match
-@blp.write
-@blp.arguments(SignOffSchema)
-@blp.response(200, ReportSchema, **WITH_ETAG)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
-@blp.alt_response(413, response="CONTENT_TOO_LARGE")
-@blp.alt_response(415, response="DEFAULT_ERROR")
-@blp.doc(summary="The customer signs or stamps the version they were shown (If-Match), after the work (REP-2); "
-                 "the report is sealed (REP-3)")
+@blp.endpoint("POST", f"{REPORT}/sign-off", roles=(Role.TECHNICIAN,), writes=True, if_match=True, takes=SignOffSchema,
+              answers=ReportSchema, etag=True, refuses=(404, 409, 413, 415), summary="The customer signs or stamps "
+                                                                                     "the version they were shown "
+                                                                                     "(If-Match), after the work "
+                                                                                     "(REP-2); the report is sealed "
+                                                                                     "(REP-3)")
 def post_sign_off(data: dict[str, Any], job_id: int) -> Any:
     job = _lead_job(job_id)
     report = service.current_report(db(), job)
@@ -103,25 +84,17 @@ def post_sign_off(data: dict[str, Any], job_id: int) -> Any:
     return tagged(report)
 
 
-@blp.route(f"{REPORT}/corrections", methods=["POST"])
-@blp.access(Role.TECHNICIAN)
-@blp.write
-@blp.response(201, ReportSchema, **WITH_ETAG)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
-@blp.doc(summary="Start a correction of the signed report: version n+1, a draft the customer signs again (REP-3)")
+@blp.endpoint("POST", f"{REPORT}/corrections", roles=(Role.TECHNICIAN,), writes=True, answers=ReportSchema, status=201,
+              etag=True, refuses=(404, 409),
+              summary="Start a correction of the signed report: version n+1, a draft the customer signs again (REP-3)")
 def post_correction(job_id: int) -> Any:
     draft = service.start_correction(db(), _lead_job(job_id), author_id=current_user().id)
     return tagged(draft)
 
 
-@blp.route(f"{REPORT}/verify", methods=["GET"])
-@blp.access(*READERS)
-@blp.arguments(VersionQuerySchema, location="query")
-@blp.response(200, VerdictSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
-@blp.doc(summary="Recompute the seal of a signed version from what the database holds now: valid or not, and why")
+@blp.endpoint("GET", f"{REPORT}/verify", roles=READERS, takes=VersionQuerySchema, answers=VerdictSchema,
+              refuses=(404, 409),
+              summary="Recompute the seal of a signed version from what the database holds now: valid or not, and why")
 def verify_report(query: dict[str, Any], job_id: int) -> Any:
     job = visible_job(job_id)
     report = _signed_version(job, query.get("version"))
@@ -138,12 +111,9 @@ def _signed_version(job: Job, version_no: int | None) -> FieldReport:
     return service.report_version(db(), job, version_no)
 
 
-@blp.route(f"{REPORT}.html", methods=["GET"])
-@blp.access(*READERS)
-@blp.arguments(VersionQuerySchema, location="query")
-@blp.response(200, content_type="text/html", description="The customer's copy, with the signature and seal")
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.doc(summary="The customer's copy of a version (the current one by default) as a printable HTML page")
+@blp.endpoint("GET", f"{REPORT}.html", roles=READERS, takes=VersionQuerySchema, refuses=(404,),
+              content_type="text/html", description="The customer's copy, with the signature and seal",
+              summary="The customer's copy of a version (the current one by default) as a printable HTML page")
 def get_report_copy(query: dict[str, Any], job_id: int) -> Any:
     job = visible_job(job_id)
     report = (service.current_report(db(), job) if query.get("version") is None
@@ -173,102 +143,68 @@ def image_data_uri(sha256: str) -> str | None:
     return f"data:{media.media_type};base64,{base64.b64encode(data).decode()}" if media else None
 
 
-@blp.route(f"{REPORT}/submit", methods=["POST"])
-@blp.access(Role.TECHNICIAN)
-@blp.write
-@blp.response(200, ReportSchema, **WITH_ETAG)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
-@blp.doc(summary="Hand the signed report in for the supervisor's review (REP-5)")
+@blp.endpoint("POST", f"{REPORT}/submit", roles=(Role.TECHNICIAN,), writes=True, answers=ReportSchema, etag=True,
+              refuses=(404, 409), summary="Hand the signed report in for the supervisor's review (REP-5)")
 def post_submit(job_id: int) -> Any:
     job = _lead_job(job_id)
     report = service.current_report(db(), job)
-    service.submit(db(), job, report, now=onsite().clock.now())
+    service.submit(db(), job, report, now=now())
     return tagged(report)
 
 
-@blp.route(f"{REPORT}/approve", methods=["POST"])
-@blp.access(Role.SUPERVISOR)
-@blp.needs_if_match
-@blp.write
-@blp.response(200, ReportSchema, **WITH_ETAG)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
-@blp.doc(summary="Approve the version you read (If-Match): the report is archived, read-only for everyone (REP-5)")
+@blp.endpoint("POST", f"{REPORT}/approve", roles=(Role.SUPERVISOR,), writes=True, if_match=True, answers=ReportSchema,
+              etag=True, refuses=(404, 409),
+              summary="Approve the version you read (If-Match): the report is archived, read-only for everyone (REP-5)")
 def post_approve(job_id: int) -> Any:
     job = visible_job(job_id, for_update=True)
     report = service.current_report(db(), job)
     require_if_match(report.entity_version)
-    service.approve(db(), job, report, actor=current_user(), now=onsite().clock.now())
+    service.approve(db(), job, report, actor=current_user(), now=now())
     return tagged(report)
 
 
-@blp.route(f"{REPORT}/reject", methods=["POST"])
-@blp.access(Role.SUPERVISOR)
-@blp.write
-@blp.arguments(RejectionSchema)
-@blp.response(200, ReportSchema, **WITH_ETAG)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
-@blp.doc(summary="Send the report back to the technician with a reason (REP-5)")
+@blp.endpoint("POST", f"{REPORT}/reject", roles=(Role.SUPERVISOR,), writes=True, takes=RejectionSchema,
+              answers=ReportSchema, etag=True, refuses=(404, 409),
+              summary="Send the report back to the technician with a reason (REP-5)")
 def post_reject(data: dict[str, Any], job_id: int) -> Any:
     job = visible_job(job_id, for_update=True)
     report = service.current_report(db(), job)
-    service.reject(db(), job, report, actor=current_user(), reason=data["reason"], now=onsite().clock.now())
+    service.reject(db(), job, report, actor=current_user(), reason=data["reason"], now=now())
     return tagged(report)
 
 
-@blp.route("/reports", methods=["GET"])
-@blp.access(*REVIEWERS)
-@blp.arguments(ReviewQuerySchema, location="query")
-@blp.response(200, ReportSchema(many=True))
-@blp.paginate()
-@blp.doc(summary="The supervisor's queue: reports by their job's status (submitted by default), oldest first")
+@blp.endpoint("GET", "/reports", roles=REVIEWERS, takes=ReviewQuerySchema, answers=ReportSchema(many=True),
+              paginated=True,
+              summary="The supervisor's queue: reports by their job's status (submitted by default), oldest first")
 def list_reports(query: dict[str, Any], pagination_parameters: Any) -> Any:
     return paginate(db(), service.review_queue(query, current_user()), pagination_parameters)
 
 
-@blp.route("/signing-key", methods=["GET"])
-@blp.public
-@blp.response(200, SigningKeySchema)
-@blp.doc(summary="The public key that verifies report seals, for checking a report copy offline")
+@blp.endpoint("GET", "/signing-key", roles=PUBLIC, answers=SigningKeySchema,
+              summary="The public key that verifies report seals, for checking a report copy offline")
 def get_signing_key() -> Any:
     signer = onsite().signer
     return {"algorithm": ALGORITHM, "canonicalization": CANONICALIZATION, "key_id": signer.key_id,
             "public_key_pem": signer.public_key_pem(), "jwk": signer.public_jwk()}
 
 
-@blp.route(f"{JOB}/paid-service-approval", methods=["POST"])
-@blp.access(Role.SUPERVISOR)
-@blp.write
-@blp.arguments(PaidServiceApprovalCreateSchema)
-@blp.response(201, PaidServiceApprovalSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
-@blp.doc(summary="Approve chargeable work on the job beforehand (REP-6)")
+@blp.endpoint("POST", f"{JOB}/paid-service-approval", roles=(Role.SUPERVISOR,), writes=True,
+              takes=PaidServiceApprovalCreateSchema, answers=PaidServiceApprovalSchema, status=201, refuses=(404, 409),
+              summary="Approve chargeable work on the job beforehand (REP-6)")
 def post_paid_service_approval(data: dict[str, Any], job_id: int) -> Any:
     return service.approve_paid_service(db(), visible_job(job_id, for_update=True), actor=current_user(),
-                                        now=onsite().clock.now(), **data)
+                                        now=now(), **data)
 
 
-@blp.route(f"{JOB}/paid-service-approval", methods=["GET"])
-@blp.access(*READERS)
-@blp.response(200, PaidServiceApprovalSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.doc(summary="The job's paid service approval, if there is one (REP-6)")
+@blp.endpoint("GET", f"{JOB}/paid-service-approval", roles=READERS, answers=PaidServiceApprovalSchema, refuses=(404,),
+              summary="The job's paid service approval, if there is one (REP-6)")
 def get_paid_service_approval(job_id: int) -> Any:
     return service.paid_service_approval(db(), visible_job(job_id))
 
 
-@blp.route(f"{JOB}/photos", methods=["POST"])
-@blp.access(Role.TECHNICIAN)
-@blp.write
-@blp.arguments(PhotoUploadSchema, location="multipart")
-@blp.response(201, PhotoSchema)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
-@blp.alt_response(415, response="DEFAULT_ERROR")
-@blp.doc(summary="Attach a photo to the job (multipart/form-data; PNG, JPEG or SVG, checked by content)")
+@blp.endpoint("POST", f"{JOB}/photos", roles=(Role.TECHNICIAN,), writes=True, takes=PhotoUploadSchema,
+              takes_from="multipart", answers=PhotoSchema, status=201, refuses=(404, 409, 415),
+              summary="Attach a photo to the job (multipart/form-data; PNG, JPEG or SVG, checked by content)")
 def post_photo(data: dict[str, Any], job_id: int) -> Any:
     job = visible_job(job_id, for_update=True)
     app = onsite()
@@ -278,22 +214,17 @@ def post_photo(data: dict[str, Any], job_id: int) -> Any:
     return photo, {"Location": url_for("reports.get_photo_content", job_id=job.id, photo_id=photo.id)}
 
 
-@blp.route(f"{JOB}/photos", methods=["GET"])
-@blp.access(*READERS)
-@blp.response(200, PhotoSchema(many=True))
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.paginate()
-@blp.doc(summary="The job's photos, oldest first")
+@blp.endpoint("GET", f"{JOB}/photos", roles=READERS, answers=PhotoSchema(many=True), paginated=True, refuses=(404,),
+              summary="The job's photos, oldest first")
 def list_photos(pagination_parameters: Any, job_id: int) -> Any:
     visible_job(job_id)
     return paginate(db(), service.job_photos(job_id), pagination_parameters)
 
 
-@blp.route(f"{JOB}/photos/<id:photo_id>/content", methods=["GET"])
-@blp.access(*READERS)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.doc(summary="The photo's bytes", responses={"200": {"description": "The image", "content": {
-    media_type: {"schema": {"type": "string", "format": "binary"}} for media_type in IMAGE_TYPES}}})
+@blp.endpoint("GET", f"{JOB}/photos/<id:photo_id>/content", roles=READERS, refuses=(404,),
+              doc={"responses": {"200": {"description": "The image", "content": {
+    media_type: {"schema": {"type": "string", "format": "binary"}} for media_type in IMAGE_TYPES}}}},
+              summary="The photo's bytes")
 def get_photo_content(job_id: int, photo_id: int) -> Any:
     return photo_response(visible_job(job_id), photo_id)
 

@@ -2,8 +2,8 @@ from typing import Any
 
 from backend.accounts.models import Role
 from backend.http import crud
-from backend.http.api import ETAG_HEADER, Blueprint, etag_of
-from backend.http.context import current_user, db, onsite
+from backend.http.api import Blueprint, etag_of
+from backend.http.context import current_user, db, now
 from backend.stations.models import Station
 from backend.technicians.models import Technician, TechnicianSkill
 from backend.technicians.schemas import (PositionReportSchema, TechnicianCreateSchema, TechnicianFilterSchema,
@@ -24,18 +24,14 @@ crud.register(blp, crud.Resource(
 ))
 
 
-@blp.route("/<id:technician_id>/position", methods=["PUT"])
-@blp.access(Role.TECHNICIAN)
-@blp.write
-@blp.arguments(PositionReportSchema)
-@blp.response(200, TechnicianSchema, headers=ETAG_HEADER)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.doc(summary="Report the technician's current position (from their own device)")
+@blp.endpoint("PUT", "/<id:technician_id>/position", roles=(Role.TECHNICIAN,), writes=True, takes=PositionReportSchema,
+              answers=TechnicianSchema, etag=True, refuses=(404,),
+              summary="Report the technician's current position (from their own device)")
 def put_position(data: dict[str, Any], technician_id: int) -> Any:
     # Locked: two reports crossing are applied one after the other, the latest device time kept (report_position).
     technician = crud.get_or_404(db(), Technician, technician_id, "technician", for_update=True)
     report_position(technician, current_user(), latitude=data["latitude"], longitude=data["longitude"],
                     accuracy_m=data.get("accuracy_m"), device_time=data.get("device_time"),
-                    received_at=onsite().clock.now())
+                    received_at=now())
     db().flush()
     return technician, {"ETag": etag_of(technician.version)}

@@ -23,13 +23,9 @@ crud.register(blp, crud.Resource(
 ))
 
 
-@blp.route("/<id:webhook_id>/deliveries", methods=["GET"])
-@blp.access(Role.ADMIN)
-@blp.arguments(DeliveryFilterSchema, location="query", as_kwargs=True)
-@blp.response(200, DeliverySchema(many=True))
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.paginate()
-@blp.doc(summary="A webhook's deliveries and their attempts, newest first")
+@blp.endpoint("GET", "/<id:webhook_id>/deliveries", roles=(Role.ADMIN,), takes=DeliveryFilterSchema, as_kwargs=True,
+              answers=DeliverySchema(many=True), paginated=True, refuses=(404,),
+              summary="A webhook's deliveries and their attempts, newest first")
 def list_deliveries(pagination_parameters: Any, webhook_id: int, **filters: Any) -> Any:
     session = db()
     crud.get_or_404(session, Webhook, webhook_id, "webhook")

@@ -3,13 +3,13 @@
 from typing import Any
 
 from backend.accounts.models import Role
-from backend.http.api import Blueprint, tagged
-from backend.http.context import current_user, db
+from backend.http.api import Blueprint, created, tagged
+from backend.http.context import current_user, db, now
 from backend.http.crud import get_or_404, paginate
 from backend.parts.claims import service as claims
 from backend.parts.claims.schemas import (FreightCreateSchema, FreightFilterSchema, FreightSchema, SettleClaimSchema,
                                           SupplierClaimCreateSchema, SupplierClaimFilterSchema, SupplierClaimSchema)
-from backend.parts.http import BOOK_READERS, CREATED, WITH_ETAG, created, now
+from backend.parts.http import BOOK_READERS
 from backend.parts.models import SupplierClaim
 from backend.parts.requisitions.schemas import RejectSchema
 
@@ -22,56 +22,36 @@ CLAIM = "/<id:claim_id>"
 FREIGHT = "/<id:freight_id>"
 
 
-@claims_blp.route("", methods=["POST"])
-@claims_blp.access(Role.WAREHOUSE)
-@claims_blp.write
-@claims_blp.arguments(SupplierClaimCreateSchema)
-@claims_blp.response(201, SupplierClaimSchema, **CREATED)
-@claims_blp.alt_response(409, response="CONFLICT")
-@claims_blp.doc(summary="Claim received old parts of one supplier back from it (PRT-7)")
+@claims_blp.endpoint("POST", roles=(Role.WAREHOUSE,), writes=True, takes=SupplierClaimCreateSchema,
+                     answers=SupplierClaimSchema, status=201, etag=True, location=True, refuses=(409,),
+                     summary="Claim received old parts of one supplier back from it (PRT-7)")
 def create_claim(data: dict[str, Any]) -> Any:
     claim = claims.create_claim(db(), data, actor=current_user(), now=now())
     return created(claim, "supplier_claims.get_claim", claim_id=claim.id)
 
 
-@claims_blp.route("", methods=["GET"])
-@claims_blp.access(*BOOK_READERS)
-@claims_blp.arguments(SupplierClaimFilterSchema, location="query", as_kwargs=True)
-@claims_blp.response(200, SupplierClaimSchema(many=True))
-@claims_blp.paginate()
-@claims_blp.doc(summary="List supplier claims, newest first")
+@claims_blp.endpoint("GET", roles=BOOK_READERS, takes=SupplierClaimFilterSchema, as_kwargs=True,
+                     answers=SupplierClaimSchema(many=True), paginated=True,
+                     summary="List supplier claims, newest first")
 def list_claims(pagination_parameters: Any, **filters: Any) -> Any:
     return paginate(db(), claims.list_claims(filters), pagination_parameters)
 
 
-@claims_blp.route(CLAIM, methods=["GET"])
-@claims_blp.access(*BOOK_READERS)
-@claims_blp.response(200, SupplierClaimSchema, **WITH_ETAG)
-@claims_blp.alt_response(404, response="NOT_FOUND")
-@claims_blp.doc(summary="Get a supplier claim")
+@claims_blp.endpoint("GET", CLAIM, roles=BOOK_READERS, answers=SupplierClaimSchema, etag=True, refuses=(404,),
+                     summary="Get a supplier claim")
 def get_claim(claim_id: int) -> Any:
     return tagged(get_or_404(db(), SupplierClaim, claim_id, "supplier claim"))
 
 
-@claims_blp.route(f"{CLAIM}/send", methods=["POST"])
-@claims_blp.access(Role.WAREHOUSE)
-@claims_blp.write
-@claims_blp.response(200, SupplierClaimSchema, **WITH_ETAG)
-@claims_blp.alt_response(404, response="NOT_FOUND")
-@claims_blp.alt_response(409, response="CONFLICT")
-@claims_blp.doc(summary="Mark an open claim sent to the supplier")
+@claims_blp.endpoint("POST", f"{CLAIM}/send", roles=(Role.WAREHOUSE,), writes=True, answers=SupplierClaimSchema,
+                     etag=True, refuses=(404, 409), summary="Mark an open claim sent to the supplier")
 def send_claim(claim_id: int) -> Any:
     return tagged(claims.send_claim(db(), claim_id, now=now()))
 
 
-@claims_blp.route(f"{CLAIM}/settle", methods=["POST"])
-@claims_blp.access(Role.WAREHOUSE)
-@claims_blp.write
-@claims_blp.arguments(SettleClaimSchema)
-@claims_blp.response(200, SupplierClaimSchema, **WITH_ETAG)
-@claims_blp.alt_response(404, response="NOT_FOUND")
-@claims_blp.alt_response(409, response="CONFLICT")
-@claims_blp.doc(summary="Record the supplier's answer: accepted with the amount recovered, or rejected")
+@claims_blp.endpoint("POST", f"{CLAIM}/settle", roles=(Role.WAREHOUSE,), writes=True, takes=SettleClaimSchema,
+                     answers=SupplierClaimSchema, etag=True, refuses=(404, 409),
+                     summary="Record the supplier's answer: accepted with the amount recovered, or rejected")
 def settle_claim(data: dict[str, Any], claim_id: int) -> Any:
     return tagged(claims.settle_claim(db(), claim_id, data, actor=current_user(), now=now()))
 
@@ -79,56 +59,37 @@ def settle_claim(data: dict[str, Any], claim_id: int) -> Any:
 
 # --- freight -----------------------------------------------------------------------------------------------------
 
-@freight_blp.route("", methods=["POST"])
-@freight_blp.access(Role.TECHNICIAN, Role.WAREHOUSE)
-@freight_blp.write
-@freight_blp.arguments(FreightCreateSchema)
-@freight_blp.response(201, FreightSchema, **CREATED)
-@freight_blp.doc(summary="Record the freight of mailed warranty parts; you are its handler (PRT-8)")
+@freight_blp.endpoint("POST", roles=(Role.TECHNICIAN, Role.WAREHOUSE), writes=True, takes=FreightCreateSchema,
+                      answers=FreightSchema, status=201, etag=True, location=True,
+                      summary="Record the freight of mailed warranty parts; you are its handler (PRT-8)")
 def create_freight(data: dict[str, Any]) -> Any:
     charge = claims.record_freight(db(), data, actor=current_user(), now=now())
     return created(charge, "freight.get_freight", freight_id=charge.id)
 
 
-@freight_blp.route("", methods=["GET"])
-@freight_blp.access(Role.TECHNICIAN, *BOOK_READERS)
-@freight_blp.arguments(FreightFilterSchema, location="query", as_kwargs=True)
-@freight_blp.response(200, FreightSchema(many=True))
-@freight_blp.paginate()
-@freight_blp.doc(summary="List freight charges, newest first (a technician sees those they handled)")
+@freight_blp.endpoint("GET", roles=(Role.TECHNICIAN, *BOOK_READERS), takes=FreightFilterSchema, as_kwargs=True,
+                      answers=FreightSchema(many=True), paginated=True,
+                      summary="List freight charges, newest first (a technician sees those they handled)")
 def list_freight(pagination_parameters: Any, **filters: Any) -> Any:
     return paginate(db(), claims.visible_freight(current_user(), filters), pagination_parameters)
 
 
-@freight_blp.route(FREIGHT, methods=["GET"])
-@freight_blp.access(Role.TECHNICIAN, *BOOK_READERS)
-@freight_blp.response(200, FreightSchema, **WITH_ETAG)
-@freight_blp.alt_response(404, response="NOT_FOUND")
-@freight_blp.doc(summary="Get a freight charge")
+@freight_blp.endpoint("GET", FREIGHT, roles=(Role.TECHNICIAN, *BOOK_READERS), answers=FreightSchema, etag=True,
+                      refuses=(404,), summary="Get a freight charge")
 def get_freight(freight_id: int) -> Any:
     return tagged(claims.get_freight(db(), freight_id, current_user()))
 
 
-@freight_blp.route(f"{FREIGHT}/approve", methods=["POST"])
-@freight_blp.access(Role.SUPERVISOR)
-@freight_blp.write
-@freight_blp.response(200, FreightSchema, **WITH_ETAG)
-@freight_blp.alt_response(404, response="NOT_FOUND")
-@freight_blp.alt_response(409, response="CONFLICT")
-@freight_blp.doc(summary="Approve a freight charge for write-off (PRT-8)")
+@freight_blp.endpoint("POST", f"{FREIGHT}/approve", roles=(Role.SUPERVISOR,), writes=True, answers=FreightSchema,
+                      etag=True, refuses=(404, 409), summary="Approve a freight charge for write-off (PRT-8)")
 def approve_freight(freight_id: int) -> Any:
     return tagged(claims.decide_freight(db(), freight_id, approve=True, reason=None, actor=current_user(),
                                          now=now()))
 
 
-@freight_blp.route(f"{FREIGHT}/reject", methods=["POST"])
-@freight_blp.access(Role.SUPERVISOR)
-@freight_blp.write
-@freight_blp.arguments(RejectSchema)
-@freight_blp.response(200, FreightSchema, **WITH_ETAG)
-@freight_blp.alt_response(404, response="NOT_FOUND")
-@freight_blp.alt_response(409, response="CONFLICT")
-@freight_blp.doc(summary="Reject a freight charge, with a reason")
+@freight_blp.endpoint("POST", f"{FREIGHT}/reject", roles=(Role.SUPERVISOR,), writes=True, takes=RejectSchema,
+                      answers=FreightSchema, etag=True, refuses=(404, 409),
+                      summary="Reject a freight charge, with a reason")
 def reject_freight(data: dict[str, Any], freight_id: int) -> Any:
     return tagged(claims.decide_freight(db(), freight_id, approve=False, reason=data["reason"],
                                          actor=current_user(), now=now()))

@@ -13,11 +13,8 @@ write_offs_blp = Blueprint("write_offs", __name__, url_prefix="/api/v1/write-off
                            description="Installed parts written off (销帐, PRT-6)")
 
 
-@write_offs_blp.route("", methods=["GET"])
-@write_offs_blp.access(*BOOK_READERS)
-@write_offs_blp.arguments(WriteOffFilterSchema, location="query", as_kwargs=True)
-@write_offs_blp.response(200, WriteOffSchema(many=True))
-@write_offs_blp.paginate()
-@write_offs_blp.doc(summary="Installed parts written off, newest first (PRT-6)")
+@write_offs_blp.endpoint("GET", roles=BOOK_READERS, takes=WriteOffFilterSchema, as_kwargs=True,
+                         answers=WriteOffSchema(many=True), paginated=True,
+                         summary="Installed parts written off, newest first (PRT-6)")
 def list_write_offs(pagination_parameters: Any, **filters: Any) -> Any:
     return paginate(db(), write_offs.list_write_offs(filters, current_user()), pagination_parameters)
