@@ -28,10 +28,13 @@ INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
 
 def _blueprints() -> list[Blueprint]:
     from backend.accounts.views import auth_blp, me_blp, users_blp
+    from backend.analysis.views import blp as failure_analysis_blp
     from backend.audit.views import blp as audit_blp
     from backend.callbacks.views import blp as callbacks_blp
+    from backend.costs.expenses.views import blp as expenses_blp
+    from backend.costs.ledger.views import ledger_blp as cost_ledgers_blp, report_blp as costs_blp
     from backend.customers.views import customers_blp, units_blp
-    from backend.dispatch.views import jobs_blp, requests_blp
+    from backend.dispatch.views import jobs_blp, register_blp, requests_blp
     from backend.fieldwork.views import blp as fieldwork_blp
     from backend.http.health import blp as health_blp
     from backend.kpis.views import blp as kpis_blp
@@ -42,6 +45,9 @@ def _blueprints() -> list[Blueprint]:
     from backend.parts.requisitions.views import requisitions_blp
     from backend.parts.stock.views import locations_blp, serials_blp, stock_blp
     from backend.parts.write_offs.views import write_offs_blp
+    from backend.planning.plans.views import blp as dispatch_plans_blp
+    from backend.planning.routes.views import blp as routes_blp
+    from backend.quality.views import blp as investigations_blp
     from backend.reports.views import blp as reports_blp
     from backend.stations.views import blp as stations_blp
     from backend.technicians.views import blp as technicians_blp
@@ -50,7 +56,15 @@ def _blueprints() -> list[Blueprint]:
     return [health_blp, auth_blp, me_blp, users_blp, stations_blp, technicians_blp, customers_blp, units_blp,
             parts_blp, audit_blp, requests_blp, jobs_blp, notifications_blp, webhooks_blp, locations_blp, stock_blp,
             serials_blp, fieldwork_blp, reports_blp, callbacks_blp, kpis_blp, requisitions_blp, old_parts_blp,
-            write_offs_blp, claims_blp, freight_blp]
+            write_offs_blp, claims_blp, freight_blp,
+            # service costs and failure analysis (issue 15)
+            expenses_blp, cost_ledgers_blp, costs_blp, failure_analysis_blp,
+            # the register to its end, investigation and responsibility (issue 15)
+            register_blp, investigations_blp,
+            # a technician's day (issue 14)
+            routes_blp,
+            # dispatch plans (issue 14)
+            dispatch_plans_blp]
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Flask:

@@ -6,10 +6,13 @@ import ipaddress
 import logging
 import math
 import os
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+
+from backend.dispatch.sla import FaultCategory
 
 DEFAULT_SECRET_KEY = "onsite-development-secret-do-not-use-in-production"
 ENVIRONMENTS = ("development", "testing", "production")
@@ -113,6 +116,12 @@ class Settings:
     sla_reply_hours: float = 12.0
     sla_written_contact_hours: float = 12.0
     travel_speed_kmh: float = 60.0
+    # PLN-1: a dispatch plan gives no technician more open jobs than this, counting those they already have.
+    max_jobs_per_technician: int = 3
+    # A technician's day (PLN-2): how long a visit takes on site, and per fault category where it differs, as
+    # comma-separated category=hours (e.g. "chassis_engine=4,body=1.5").
+    visit_hours: float = 2.0
+    visit_hours_by_fault: str = ""
     # Scheduled duties (issue 6): dispatchers hear of an open deadline this long before it is due.
     sla_escalation_lead_hours: float = 2.0
     # The SQLite scheduler lease lasts this long and is renewed every third of it; a stand-by scheduler takes over
@@ -150,6 +159,10 @@ class Settings:
     map_stale_position_hours: float = 2.0
     map_tile_url: str = ""
     map_tile_attribution: str = ""
+    # INV-2: the root-cause codes an investigation chooses from, comma-separated (a code stays valid on the
+    # investigations already made with it when it is later removed from this list).
+    root_cause_codes: str = ("design,material,manufacturing,assembly,supplier_part,transport,installation,misuse,"
+                             "maintenance,wear,other")
 
     def __post_init__(self) -> None:
         if self.env not in ENVIRONMENTS:
@@ -174,7 +187,7 @@ class Settings:
                      "webhook_max_attempts", "webhook_retry_base_seconds", "arrival_clock_skew_seconds",
                      "sync_overlap_seconds", "max_image_bytes", "callback_due_days", "follow_up_interval_hours",
                      "callback_max_attempts", "callback_retry_hours", "first_time_fix_days", "old_part_due_days",
-                     "console_urgent_hours", "map_stale_position_hours"):
+                     "console_urgent_hours", "map_stale_position_hours", "max_jobs_per_technician", "visit_hours"):
             if getattr(self, name) <= 0:
                 raise ConfigurationError(f"ONSITE_{name.upper()} must be positive")
         if not self.log_format:
@@ -185,17 +198,41 @@ class Settings:
         if not isinstance(logging.getLevelName(self.log_level.upper()), int):
             raise ConfigurationError(f"ONSITE_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, "
                                      f"not {self.log_level!r}")
+        if not self.root_causes or any(not re.fullmatch(r"[a-z0-9_]{1,40}", code) for code in self.root_causes):
+            raise ConfigurationError("ONSITE_ROOT_CAUSE_CODES must be comma-separated codes of lower-case letters, "
+                                     "digits and _, at most 40 characters each")
         if self.trusted_proxies < 0:
             raise ConfigurationError("ONSITE_TRUSTED_PROXIES must be 0 or more")
         try:
             self.webhook_networks  # noqa: B018  (parsing it is the check)
         except ValueError as exc:
             raise ConfigurationError(f"ONSITE_WEBHOOK_ALLOWED_NETWORKS: {exc}") from exc
+        try:
+            self.visit_hours_per_fault  # noqa: B018  (parsing it is the check)
+        except ValueError as exc:
+            raise ConfigurationError(f"ONSITE_VISIT_HOURS_BY_FAULT: {exc}") from exc
+
+    @property
+    def root_causes(self) -> tuple[str, ...]:
+        return tuple(code.strip() for code in self.root_cause_codes.split(",") if code.strip())
 
     @property
     def webhook_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
         return tuple(ipaddress.ip_network(item.strip()) for item in self.webhook_allowed_networks.split(",")
                      if item.strip())
+
+    @property
+    def visit_hours_per_fault(self) -> dict[str, float]:
+        """Hours on site per fault category, for those that differ from visit_hours."""
+        hours: dict[str, float] = {}
+        for item in filter(None, (part.strip() for part in self.visit_hours_by_fault.split(","))):
+            category, _, value = (text.strip() for text in item.partition("="))
+            if category not in FaultCategory.__members__.values():
+                raise ValueError(f"{category!r} is not a fault category ({', '.join(FaultCategory)})")
+            hours[category] = float(value)
+            if not 0 < hours[category] < math.inf:
+                raise ValueError(f"the hours for {category} must be a positive number")
+        return hours
 
     @property
     def signing_key_path(self) -> Path:

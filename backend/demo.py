@@ -1,6 +1,7 @@
 """Demo data: realistic stations, technicians, customers, units, parts, opening stock in the central store, and a
 few service requests with jobs at each step of the technician's flow, up to reports submitted for the supervisor's
-review and a requisition and a paid service waiting for approval. Safe to run again: rows are matched on their
+review, a requisition and a paid service waiting for approval, and technicians' expenses (one waiting, one charged
+to the customer by finance). Safe to run again: rows are matched on their
 natural keys (station code, username, serial number, part number, receiving note reference) and never duplicated;
 the requests are made only into an empty register."""
 
@@ -22,16 +23,20 @@ from sqlalchemy.orm import Session
 from backend.accounts.models import Role, User
 from backend.accounts.service import create_user, find_user
 from backend.config import Settings
+from backend.costs.expenses import service as expenses
+from backend.costs.ledger import service as cost_ledger
+from backend.costs.models import BorneBy, CostSource, Expense
 from backend.customers.models import Customer, Unit
 from backend.db import clock_of
 from backend.dispatch.candidates import DEFAULT_LIMIT
 from backend.dispatch.models import Job, ServiceRequest
-from backend.dispatch.service import DispatchOrder, dispatch, register_request
+from backend.dispatch.service import DispatchOrder, close_request, dispatch, record_feedback, register_request
 from backend.fieldwork.service import Fix, Report, act
 from backend.media.store import MediaStore
 from backend.parts.models import Part, Receipt
 from backend.parts.requisitions import service as requisitions
 from backend.parts.stock.service import central_store, receive_goods
+from backend.quality.service import decide as investigate
 from backend.reports import service as reports
 from backend.reports.models import FieldReport
 from backend.reports.signing import ReportSigner
@@ -97,6 +102,8 @@ DEMO_USERS = [
     ("dispatcher", "dispatcher-demo-pass", [Role.DISPATCHER], "Demo Dispatcher"),
     ("agent", "agent-demo-pass", [Role.AGENT], "Demo Service Agent"),
     ("warehouse", "warehouse-demo-pass", [Role.WAREHOUSE], "Demo Warehouse Keeper"),
+    ("finance", "finance-demo-pass", [Role.FINANCE], "Demo Finance Controller"),
+    ("quality", "quality-demo-pass", [Role.QUALITY], "Demo Quality Engineer"),
 ]
 TECHNICIAN_PASSWORD = "technician-demo-pass"
 # Station scope (SCP-1): a dispatcher and a supervisor per region, who see and act on their stations only (the
@@ -118,7 +125,27 @@ DEMO_REQUESTS = [
     # Not yet dispatched: due within the console's 2 h (amber) and already missed (red).
     (2, 1, 40, 120, "Luggage hatch lock jammed", "body", "registered", 23),
     (5, 4, 50, 200, "Wheelchair lift stuck half way", "body", "registered", 27),
+    # Taken to the register's end (INV-1): approved, the customer told, investigated (INV-2) and closed.
+    (0, 0, 45, 30, "Passenger door seal leaks in heavy rain", "body", "work_done", 20),
+    (11, 5, 18, 90, "Dashboard panel rattles over rough road", "other", "work_done", 18),
+    (1, 6, 35, 150, "Rear bumper cracked after reversing", "body", "work_done", 16),
 ]
+# What quality inspection found for each closed request: (root cause, its text, countermeasure, responsible party
+# kind, the party's name, reason).
+DEMO_INVESTIGATIONS = {
+    "Passenger door seal leaks in heavy rain": (
+        "supplier_part", "Door seal compound hardened early; it no longer seals against the frame",
+        "Seal batch 2026-02 quarantined; supplier to change the compound and recall the batch", "supplier",
+        "Cooper Standard", "The seal material failed the hardness test against the purchase specification"),
+    "Dashboard panel rattles over rough road": (
+        "assembly", "Two dashboard clips missing since assembly",
+        "Clip count added to the line 2 end-of-line checklist", "department", "Manufacturing, final assembly line 2",
+        "The clips were never fitted: an assembly omission"),
+    "Rear bumper cracked after reversing": (
+        "misuse", "Bumper hit a loading dock bollard while reversing",
+        "Driver briefed on the reversing camera; no product change", "customer", None,
+        "Impact damage from operation, not a product fault (INT-3 non-quality: chargeable)"),
+}
 STEPS = {"registered": [], "assigned": [], "accepted": ["accept"], "on_site": ["accept", "depart", "arrive"],
          "work_done": ["accept", "depart", "arrive", "work-done"]}
 TECHNICIAN_COUNT = 30
@@ -280,6 +307,67 @@ def _paperwork(session: Session, jobs: dict[str, Job], settings: Settings, signe
     write(jobs["Headlamp loose after a pothole"], operating_hours=2400, mileage_km=61000,
           within_warranty=False, warranty_reason="Damage from a pothole is not a quality fault",
           disassembled_before=False, root_cause="Headlamp bracket cracked by an impact", responsibility="third_party")
+    _costs(session, jobs, now)
+    _close_out(session, jobs, write, sign, settings, now)
+
+
+def _close_out(session: Session, jobs: dict[str, Job], write: Callable[..., FieldReport],
+               sign: Callable[[Job, FieldReport, str, int], None], settings: Settings, now: datetime) -> None:
+    """A few requests at the register's end (INV-1, INV-2): the report approved, the customer told the outcome,
+    quality's investigation recorded, the request closed. Through the same service functions as the API."""
+    supervisor, agent = find_user(session, "supervisor"), find_user(session, "agent")
+    quality, manager = find_user(session, "quality"), find_user(session, "manager")
+    for fault, (code, cause, countermeasure, kind, party, reason) in DEMO_INVESTIGATIONS.items():
+        job = jobs[fault]
+        unit, reported_on = job.service_request.unit, job.service_request.reported_at.date()
+        ended = unit.warranty_end_date is not None and reported_on > unit.warranty_end_date  # WAR-1
+        report = write(job, operating_hours=1800, mileage_km=52000, usage_history="City route, one shift a day",
+                       fault_history="First occurrence", within_warranty=kind != "customer" and not ended,
+                       warranty_reason=f"Warranty ended on {unit.warranty_end_date}" if ended else reason,
+                       disassembled_before=False, root_cause=cause,
+                       responsibility=kind if kind != "department" else "manufacturer", work_done=countermeasure)
+        sign(job, report, "Fixed", 5)
+        reports.submit(session, job, report, now=now)
+        reports.approve(session, job, report, actor=supervisor, now=now)
+        request = job.service_request
+        record_feedback(session, request, actor_id=agent.id, method="phone", given_at=now, now=now,
+                        text=f"Told {request.customer.contact_person} the outcome: {countermeasure}")
+        named = {"department": "responsible_department", "supplier": "responsible_supplier"}.get(kind)
+        investigate(session, request, None, {
+            "root_cause": code, "root_cause_text": cause, "countermeasure": countermeasure, "responsible_kind": kind,
+            "reason": reason, **({named: party} if named else {})}, actor=quality, now=now, settings=settings)
+        close_request(session, request, actor_id=manager.id, now=now,
+                      summary=f"{cause}. {countermeasure}. Customer informed by phone.")
+
+
+def _costs(session: Session, jobs: dict[str, Job], now: datetime) -> None:
+    """A few cost lines (CST-1, CST-2): the technicians' expenses, approved by the supervisor or waiting, and
+    finance charging the brake job's travel to the customer with the wear parts."""
+    supervisor, finance = find_user(session, "supervisor"), find_user(session, "finance")
+    brakes, door = jobs["Front brakes pull to the left"], jobs["Passenger door rattles and lets rain in"]
+
+    def spend(job: Job, kind: str, amount: str, receipt: str | None, approve: bool) -> Expense:
+        lead = session.get_one(Technician, job.lead_technician_id).user
+        expense = expenses.raise_expense(session, {"job_id": job.id, "kind": kind, "amount": Decimal(amount),
+                                                   "incurred_on": now.date(), "receipt_number": receipt,
+                                                   "description": None}, actor=lead, now=now)
+        if approve:
+            expenses.decide_expense(session, expense.id, approve=True, reason=None, actor=supervisor, now=now)
+        return expense
+
+    travel = spend(brakes, "travel", "186.00", "TKT-2026-0413", approve=True)
+    spend(brakes, "allowance", "80.00", None, approve=True)
+    spend(door, "packaging", "35.00", "PKG-3391", approve=True)
+    spend(door, "lodging", "260.00", "HTL-88213", approve=False)  # for the supervisor's desk
+    # The requests taken to closure carry their trips too: borne as their investigations decide (a supplier, the
+    # company's assembly line, the customer) once _close_out records them.
+    for n, fault in enumerate(DEMO_INVESTIGATIONS, start=1):
+        spend(jobs[fault], "travel", f"{140 + 30 * n}.00", f"TKT-2026-05{n:02d}", approve=True)
+    line = cost_ledger.cost_line(session, brakes.service_request_id, CostSource.EXPENSE, travel.id, finance,
+                                 for_update=True)
+    cost_ledger.allocate(session, line, {"borne_by": BorneBy.CUSTOMER, "supplier": None,
+                                         "reason": "Wear parts outside 三包: the trip is charged with the pads"},
+                         actor=finance, now=now)
 
 
 def _picture(kind: str) -> bytes:

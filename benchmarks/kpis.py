@@ -6,8 +6,12 @@
 Builds a SQLite database file with the real migrations, then bulk-inserts (Core executemany, in chunks) a year of
 synthetic field service: 200 stations, 5,000 technicians, 200,000 units, and for each job its service request and
 SLA deadlines, its lead technician, its service-quality callback and the attempt that reached the customer (some
-reopening complaints), its signed report with part lines, and for some an old part owed back. It then times
-backend.kpis.service's queries, the ones GET /api/v1/kpis runs, one SQL query per KPI, over the whole year.
+reopening complaints), its signed report with part lines, and for some an old part owed back; then derives the KPI
+facts with `onsite kpi-facts rebuild`'s function (the rows were inserted past the flush hook that keeps them).
+
+It then times, in the same run, over the whole year and over one month, ungrouped and by each grouping:
+before, the raw-table queries (backend.kpis.service.KPIS, one per KPI, still the reference); after, the queries
+GET /api/v1/kpis runs on the facts (FROM_FACTS, one per fact table); and says whether both gave the same answers.
 """
 
 from __future__ import annotations
@@ -17,11 +21,14 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert
+from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -34,7 +41,8 @@ from backend.config import Settings  # noqa: E402
 from backend.customers.models import Customer, Unit  # noqa: E402
 from backend.dispatch.models import Deadline, Job, JobTechnician, ServiceRequest, SlaPolicy  # noqa: E402
 from backend.http.context import Onsite  # noqa: E402
-from backend.kpis.service import KPIS, GroupBy, Query  # noqa: E402
+from backend.kpis.facts import rebuild  # noqa: E402
+from backend.kpis.service import FROM_FACTS, KPIS, GroupBy, Query, Row  # noqa: E402
 from backend.parts.models import Installation, OldPartObligation, Part  # noqa: E402
 from backend.reports.models import FieldReport, ReportPartLine  # noqa: E402
 from backend.stations.models import Station  # noqa: E402
@@ -50,46 +58,100 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=1_000_000)
     parser.add_argument("--db", type=Path, help="SQLite file to build (default: a temporary one)")
+    parser.add_argument("--reuse", action="store_true", help="with --db: time an existing file as it is")
     parser.add_argument("--seed", type=int, default=20260302)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
         path = args.db or Path(tmp) / "kpis-benchmark.db"
-        path.unlink(missing_ok=True)
+        reuse = args.reuse and path.exists()
+        if not reuse:
+            path.unlink(missing_ok=True)
         url = f"sqlite:///{path}"
         migrate.upgrade(url)
         settings = Settings(env="testing", database_url=url, instance_path=Path(tmp))
         app = create_app(settings, clock=ManualClock(NOW))
         onsite = app.extensions["onsite"]
-        print(f"database: {path}", flush=True)
+        print(f"database: {path}{' (reused)' if reuse else ''}", flush=True)
 
-        started = time.perf_counter()
-        build(onsite, random.Random(args.seed), args.jobs)
-        built = time.perf_counter() - started
-        print(f"built in {built:.0f} s ({path.stat().st_size / 2**30:.1f} GiB)", flush=True)
+        built = rebuilt = 0.0
+        if not reuse:
+            started = time.perf_counter()
+            build(onsite, random.Random(args.seed), args.jobs)
+            built = time.perf_counter() - started
+            # Bulk-inserted with Core, past the flush hook: the facts come from `onsite kpi-facts rebuild`'s
+            # function, as in migration 0012's backfill of an existing database.
+            started = time.perf_counter()
+            with onsite.engine.begin() as conn:
+                rebuild(conn, progress=lambda message: print(f"\r  {message:<60}", end="", flush=True))
+            rebuilt = time.perf_counter() - started
+            print()
+            finish(onsite)
+            print(f"built in {built:.0f} s, facts in {rebuilt:.0f} s ({path.stat().st_size / 2**30:.1f} GiB)",
+                  flush=True)
 
-        print()
         groupings: list[GroupBy | None] = [None, *GroupBy]
-        print(f"{'KPI, seconds':<24}" + "".join(f"{str(g or 'ungrouped'):>12}" for g in groupings))
-        totals = dict.fromkeys(groupings, 0.0)
-        slowest = ("", 0.0)
         with onsite.new_session() as session:
-            for name, kpi in KPIS.items():
-                cells = []
-                for group_by in groupings:
-                    began = time.perf_counter()
-                    kpi(Query(session, YEAR_START, YEAR_END, group_by, NOW, settings))
-                    elapsed = time.perf_counter() - began
-                    totals[group_by] += elapsed
-                    slowest = max(slowest, (f"{name} {group_by or 'ungrouped'}", elapsed), key=lambda s: s[1])
-                    cells.append(f"{elapsed:>12.2f}")
-                    session.rollback()
-                print(f"{name:<24}" + "".join(cells), flush=True)
-        print(f"{'all KPIs':<24}" + "".join(f"{totals[g]:>12.2f}" for g in groupings))
-        print(f"SUMMARY {args.jobs:,} jobs over a year, SQLite: all {len(KPIS)} KPI queries in "
-              + ", ".join(f"{totals[g]:.1f} s {g or 'ungrouped'}" for g in groupings)
-              + f"; slowest {slowest[0]} {slowest[1]:.1f} s; data built in {built:.0f} s")
+            print(f"\none year, seconds{'':<8}" + "".join(f"{str(g or 'ungrouped'):>12}" for g in groupings))
+            print("raw tables (before): one query per KPI")
+            raw_year = timed(session, settings, KPIS, (YEAR_START, YEAR_END), groupings, lambda rows: {"": rows})
+            print("KPI facts (after): one query per table")
+            fact_year = timed(session, settings, FROM_FACTS, (YEAR_START, YEAR_END), groupings, lambda rows: rows)
+            print(f"\none month ({MONTH[0]:%Y-%m}), seconds")
+            raw_month = timed(session, settings, KPIS, MONTH, groupings, lambda rows: {"": rows}, each=False,
+                              title="raw tables (before)")
+            fact_month = timed(session, settings, FROM_FACTS, MONTH, groupings, lambda rows: rows, each=False,
+                               title="KPI facts (after)")
+        differ = [f"{period} {g or 'ungrouped'}" for period, raw, facts in (("year", raw_year, fact_year),
+                                                                          ("month", raw_month, fact_month))
+                  for g in groupings if _table(raw.answers[g]) != _table(facts.answers[g])]
+        print(f"\nsame answers from both: {'yes' if not differ else 'NO: ' + ', '.join(differ)}")
+
+        def figures(timing: Timing) -> str:
+            return ", ".join(f"{timing.totals[g]:.2f} s {g or 'ungrouped'}" for g in groupings)
+
+        print(f"SUMMARY {args.jobs:,} jobs over a year, SQLite, all {len(KPIS)} KPIs: year from the raw tables "
+              f"{figures(raw_year)}; from the facts {figures(fact_year)}; one month from the raw tables "
+              f"{figures(raw_month)}; from the facts {figures(fact_month)}; same answers: {not differ}; "
+              f"data built in {built:.0f} s, facts rebuilt in {rebuilt:.0f} s")
         onsite.engine.dispose()
+
+
+MONTH = (datetime(2025, 6, 1, tzinfo=UTC), datetime(2025, 7, 1, tzinfo=UTC))
+
+
+@dataclass
+class Timing:
+    totals: dict[GroupBy | None, float]
+    answers: dict[GroupBy | None, list[Row]]
+
+
+def timed(session: Session, settings: Settings, queries: dict[str, Callable[[Query], Any]],
+          period: tuple[datetime, datetime], groupings: list[GroupBy | None],
+          by_kpi: Callable[[Any], dict[str, list[Row]]], *, each: bool = True, title: str = "") -> Timing:
+    """Runs every query for every grouping, printing the seconds of each (or only their total)."""
+    timing = Timing(dict.fromkeys(groupings, 0.0), {})
+    answers: dict[GroupBy | None, dict[str, list[Row]]] = {g: {} for g in groupings}
+    for name, query in queries.items():
+        cells = []
+        for group_by in groupings:
+            began = time.perf_counter()
+            rows = query(Query(session, *period, group_by, NOW, settings))
+            elapsed = time.perf_counter() - began
+            session.rollback()
+            timing.totals[group_by] += elapsed
+            answers[group_by] |= {kpi or name: kpi_rows for kpi, kpi_rows in by_kpi(rows).items()}
+            cells.append(f"{elapsed:>12.3f}")
+        if each:
+            print(f"  {name:<22}" + "".join(cells), flush=True)
+    print(f"  {title or 'all KPIs':<22}" + "".join(f"{timing.totals[g]:>12.3f}" for g in groupings), flush=True)
+    timing.answers = {g: [row for kpi in KPIS for row in answers[g][kpi]] for g in groupings}
+    return timing
+
+
+def _table(rows: list[Row]) -> list[tuple[Any, ...]]:
+    return [(r.kpi, r.group, r.detail, r.value, None if r.numerator is None else float(r.numerator), r.denominator)
+            for r in rows]
 
 
 # --- building the data -------------------------------------------------------------------------------------------
@@ -126,6 +188,11 @@ def build(onsite: Onsite, rng: random.Random, jobs: int) -> None:
                     if rows:  # Core executemany: no ORM, no audit trail, no per-row round trips
                         conn.execute(model.__table__.insert(), rows)
             progress("jobs", min(start + CHUNK - 1, jobs), jobs)
+
+
+def finish(onsite: Onsite) -> None:
+    with onsite.engine.connect() as conn:
+        sqlite = conn.connection.driver_connection
         # Out of the write-ahead log into the database file, as a long-running server's checkpoints would have.
         sqlite.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         sqlite.execute("ANALYZE")

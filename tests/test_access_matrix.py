@@ -12,7 +12,8 @@ from backend.accounts.models import ROLE_VALUES
 ALL = frozenset(ROLE_VALUES)
 OFFICE = frozenset({"dispatcher", "supervisor", "manager", "admin"})
 CUSTOMER_READERS = frozenset({"agent", "dispatcher", "supervisor", "manager", "admin", "warehouse"})
-REQUEST_READERS = frozenset({"agent", "dispatcher", "supervisor", "manager", "admin"})
+# Quality investigates the requests (INV-2) and finance books their costs (CST-2): both read the register.
+REQUEST_READERS = frozenset({"agent", "dispatcher", "supervisor", "manager", "admin", "quality", "finance"})
 # Not the quality and finance roles: they read the register and the costs, not the stores' books.
 STOCK_READERS = frozenset({"technician", "dispatcher", "supervisor", "warehouse", "manager", "admin"})
 FLOW_READERS = STOCK_READERS
@@ -84,6 +85,13 @@ MATRIX = {
     "POST /api/v1/jobs/<id:job_id>/cancel": {"dispatcher"},
     "GET /api/v1/jobs/<id:job_id>/events": OFFICE | {"technician"},
     "GET /api/v1/me/jobs": {"technician"},
+    # A technician's day as ordered stops (issue 14, PLN-2): their own in the app, the office's for its technicians
+    "GET /api/v1/me/route": {"technician"},
+    "GET /api/v1/technicians/<id:technician_id>/route": OFFICE,
+    # Dispatch plans (issue 14, PLN-1): the dispatcher plans and commits; the planners of the candidates list read
+    "POST /api/v1/dispatch-plans": {"dispatcher"},
+    "GET /api/v1/dispatch-plans/<id:plan_id>": {"dispatcher", "supervisor", "manager"},
+    "POST /api/v1/dispatch-plans/<id:plan_id>/commit": {"dispatcher"},
     "GET /api/v1/jobs/<id:job_id>/report": OFFICE | {"technician"},
     "PUT /api/v1/jobs/<id:job_id>/report": {"technician"},
     "GET /api/v1/jobs/<id:job_id>/report/versions": OFFICE | {"technician"},
@@ -91,6 +99,7 @@ MATRIX = {
     "POST /api/v1/jobs/<id:job_id>/report/corrections": {"technician"},
     "GET /api/v1/jobs/<id:job_id>/report/verify": OFFICE | {"technician"},
     "GET /api/v1/jobs/<id:job_id>/report.html": OFFICE | {"technician"},
+    "GET /api/v1/jobs/<id:job_id>/report.pdf": OFFICE | {"technician"},
     "POST /api/v1/jobs/<id:job_id>/report/submit": {"technician"},
     "POST /api/v1/jobs/<id:job_id>/report/approve": {"supervisor"},
     "POST /api/v1/jobs/<id:job_id>/report/reject": {"supervisor"},
@@ -154,6 +163,27 @@ MATRIX = {
     "GET /api/v1/callbacks/<id:callback_id>": {"agent", "supervisor", "manager"},
     "POST /api/v1/callbacks/<id:callback_id>/result": {"agent"},
     "GET /api/v1/kpis": {"manager", "supervisor"},
+    # Service costs and failure analysis (issue 15, CST-1..3): technicians raise expenses, supervisors off the crew
+    # decide them, finance allocates; quality, finance and managers read the costs and failures
+    "POST /api/v1/expenses": {"technician"},
+    "GET /api/v1/expenses": {"technician", "supervisor", "manager", "finance", "admin"},
+    "GET /api/v1/expenses/<id:expense_id>": {"technician", "supervisor", "manager", "finance", "admin"},
+    "POST /api/v1/expenses/<id:expense_id>/approve": {"supervisor"},
+    "POST /api/v1/expenses/<id:expense_id>/reject": {"supervisor"},
+    "GET /api/v1/service-requests/<id:service_request_id>/costs": {"manager", "finance", "quality"},
+    "GET /api/v1/service-requests/<id:service_request_id>/costs/<source>/<id:source_id>": {"manager", "finance",
+                                                                                            "quality"},
+    "PUT /api/v1/service-requests/<id:service_request_id>/costs/<source>/<id:source_id>/allocation": {"finance"},
+    "GET /api/v1/costs": {"manager", "finance", "quality"},
+    "GET /api/v1/failure-analysis": {"manager", "finance", "quality"},
+    # The register to its end and the investigation (issue 15, INV-1, INV-2): agents tell the customer the outcome,
+    # agents and managers close; quality inspection and the supervisors record the investigation
+    "POST /api/v1/service-requests/<id:service_request_id>/feedback": {"agent"},
+    "POST /api/v1/service-requests/<id:service_request_id>/closure": {"agent", "manager"},
+    "GET /api/v1/service-requests/<id:service_request_id>/investigation": REQUEST_READERS,
+    "PUT /api/v1/service-requests/<id:service_request_id>/investigation": {"quality", "supervisor"},
+    "GET /api/v1/root-causes": REQUEST_READERS,
+    "GET /api/v1/service-requests.csv": REQUEST_READERS,
 }
 
 

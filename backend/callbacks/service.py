@@ -11,12 +11,13 @@ from sqlalchemy.orm import Session
 
 from backend.callbacks.models import RATINGS, Callback, CallbackAttempt, CallbackKind, CallbackStatus
 from backend.config import Settings
-from backend.dispatch.models import ServiceRequest
-from backend.dispatch.service import RequestStatus, register_request
+from backend.db import locked
+from backend.dispatch.models import STOPPED_STATUSES, ServiceRequest
+from backend.dispatch.service import RequestStatus, give_feedback, register_request
 from backend.errors import Conflict, DomainError
 
 # The register states in which a request needs no more follow-ups (CB-2: "until closed").
-FINISHED_REQUEST_STATUSES = (RequestStatus.REJECTED, "closed")
+FINISHED_REQUEST_STATUSES = STOPPED_STATUSES
 # How the complaint reached us, in the register's channels (INT-2): an SMS conversation is by phone.
 _CHANNEL_OF_METHOD = {"phone": "phone", "sms": "phone", "email": "email"}
 
@@ -65,12 +66,25 @@ def record_result(session: Session, callback: Callback, data: dict[str, Any], *,
     callback.attempts_made += 1
     if data["reached"]:
         _close(callback, CallbackStatus.DONE, now)
+        if callback.kind == CallbackKind.SERVICE_QUALITY:
+            _tell_outcome(session, callback, data, actor_id=actor_id, now=now)
     elif callback.attempts_made >= settings.callback_max_attempts:
         _close(callback, CallbackStatus.UNREACHED, now)
     else:
         callback.next_attempt_at = now + timedelta(hours=settings.callback_retry_hours)
     session.flush()
     return attempt
+
+
+def _tell_outcome(session: Session, callback: Callback, data: dict[str, Any], *, actor_id: int,
+                  now: datetime) -> None:
+    """INV-1: a service-quality callback reaching the customer after the report was approved tells them the
+    outcome: the request moves to feedback_given. Reached earlier, the outcome was not final yet (the report could
+    still be rejected): an agent records the feedback once it is."""
+    service_request = locked(session, ServiceRequest, callback.service_request_id)
+    if service_request.status == RequestStatus.RESOLVED:
+        give_feedback(service_request, method=data["method"], actor_id=actor_id, given_at=now,
+                      text=data.get("comments") or f"service-quality callback {callback.id}: the customer was reached")
 
 
 def _reopen(session: Session, callback: Callback, data: dict[str, Any], *, actor_id: int, now: datetime,
@@ -87,7 +101,7 @@ def _reopen(session: Session, callback: Callback, data: dict[str, Any], *, actor
         "fault_description": data["comments"], "fault_category": original.fault_category,
         "channel": _CHANNEL_OF_METHOD[data["method"]], "complaint_class": data["complaint_class"],
         "supplier_needed": original.supplier_needed, "required_skill": original.required_skill,
-        "reported_at": now}, actor_id=actor_id, now=now, settings=settings)
+        "reported_at": now, "follows_request_id": original.id}, actor_id=actor_id, now=now, settings=settings)
 
 
 def _close(callback: Callback, status: CallbackStatus, now: datetime) -> None:

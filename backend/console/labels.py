@@ -14,7 +14,7 @@ from backend.console.i18n import lazy_gettext as _l
 ROLE_LABELS = {
     "technician": _l("Technician"), "dispatcher": _l("Dispatcher"), "supervisor": _l("Supervisor"),
     "warehouse": _l("Warehouse keeper"), "agent": _l("Service agent"), "manager": _l("Manager"),
-    "admin": _l("Administrator"),
+    "admin": _l("Administrator"), "quality": _l("Quality engineer"), "finance": _l("Finance controller"),
 }
 
 LABELS: dict[str, dict[str, Any]] = {
@@ -39,7 +39,10 @@ LABELS: dict[str, dict[str, Any]] = {
                 "app": _l("App"), "regulator": _l("Regulator")},
     "direction": {"incoming": _l("Incoming"), "outgoing": _l("Outgoing")},
     "communication_kind": {"message": _l("Message"), "reply": _l("Reply (DSP-2)"),
-                           "written_contact": _l("Written contact (DSP-3)")},
+                           "written_contact": _l("Written contact (DSP-3)"), "feedback": _l("Outcome told")},
+    # How the customer was told the outcome: an agent's channel, or the callback's method.
+    "feedback_method": {"phone": _l("Phone"), "letter": _l("Letter"), "email": _l("Email"), "walk_in": _l("Walk-in"),
+                        "app": _l("App"), "sms": _l("SMS")},
     "complaint_class": {"quality": _l("Quality"), "non_quality": _l("Non-quality")},
     "decision": {"accepted": _l("Accepted"), "rejected": _l("Rejected")},
     "dispatch_mode": {"automatic": _l("Top candidate"), "manual": _l("Chosen by the dispatcher")},

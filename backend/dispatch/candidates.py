@@ -4,9 +4,10 @@ Eligible: the technician is active and on shift, has the required skill when the
 station is active and may receive work (DSP-10). Ranked by: can arrive before the on-site deadline, then distance,
 then open jobs, then technician id (so equal candidates always come out in the same order).
 
-Scale: a technician's position is their last known fix, else their home station's position. Both are indexed
-(technicians' last lat/lon, stations' lat/lon), so the search asks the index for a bounding box around the site, one
-query per source, and measures exact geodesic distances only for the few technicians in the box.
+Scale: a technician's position is their last known fix, else their home station's position. Every process keeps
+them all in a k-nearest index (backend.dispatch.nearest), fresh as of the last commit; the search takes technicians
+from it nearest first, asks the database which of them are eligible (with their names and open jobs, one query per
+batch), and measures exact geodesic distances only while one could still make the list.
 """
 
 from __future__ import annotations
@@ -14,23 +15,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, literal, select, true, union_all
+from sqlalchemy import ColumnElement, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from backend.accounts.models import User
-from backend.dispatch.geo import BoundingBox, Found, distance_km, nearest
+from backend.dispatch.geo import Found, distance_km
 from backend.dispatch.models import CLOSED_JOB_STATUSES, Job, JobTechnician, ServiceRequest
+from backend.dispatch.nearest import HOME_STATION as HOME_STATION
+from backend.dispatch.nearest import LAST_KNOWN_POSITION as LAST_KNOWN_POSITION
+from backend.dispatch.nearest import Position, index_for, positions
 from backend.dispatch.sla import DeadlineKind, DeadlineStatus
 from backend.errors import DomainError
 from backend.stations.models import Station
 from backend.technicians.models import Technician, TechnicianSkill
 
-LAST_KNOWN_POSITION = "last_known_position"
-HOME_STATION = "home_station"
-# Most searches find enough technicians within a city's reach; the box widens (x4) from here when they don't.
-START_RADIUS_KM = 25.0
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 50
 
@@ -61,11 +62,10 @@ class Candidate:
 
 
 @dataclass(frozen=True)
-class _Position:
-    technician_id: int
-    latitude: float
-    longitude: float
-    source: str
+class _Details:
+    home_station_id: int
+    name: str
+    open_jobs: int
 
 
 def _criteria(required_skill: str | None, stations: frozenset[int] | None) -> list[tuple[str, ColumnElement[bool]]]:
@@ -92,41 +92,23 @@ def on_site_due(service_request: ServiceRequest) -> datetime | None:
     return deadline.due_at if deadline is not None and deadline.status == DeadlineStatus.OPEN else None
 
 
-def _positions(session: Session, *conditions: ColumnElement[bool], fix_area: ColumnElement[bool],
-               home_area: ColumnElement[bool]) -> list[_Position]:
-    """Technicians where dispatch reckons them to be: their last known position, else their home station (DSP-6).
-    Each branch is narrowed by its own condition, so each can use its own index."""
-    with_fix = (select(Technician.id, Technician.last_latitude, Technician.last_longitude,
-                       literal(LAST_KNOWN_POSITION))
-                .join(Station, Station.id == Technician.home_station_id)
-                .where(*conditions, Technician.last_latitude.is_not(None), fix_area))
-    at_home = (select(Technician.id, Station.latitude, Station.longitude, literal(HOME_STATION))
-               .join(Station, Station.id == Technician.home_station_id)
-               .where(*conditions, Technician.last_latitude.is_(None), home_area))
-    return [_Position(*row) for row in session.execute(union_all(with_fix, at_home))]
-
-
 def find_candidates(session: Session, service_request: ServiceRequest, *, now: datetime, travel_speed_kmh: float,
                     limit: int, stations: frozenset[int] | None = None) -> list[Candidate]:
     """The `limit` best eligible technicians, ranked (DSP-6); only those based at `stations` when given (SCP-1)."""
-    eligible = and_(*(condition for _words, condition in _criteria(service_request.required_skill, stations)))
+    session.flush()  # the search sees the session's own changes, as any query of it would
+    eligible_among = _eligible_among(service_request.required_skill, stations)
+    details: dict[int, _Details] = {}
 
-    def in_box(box: BoundingBox) -> list[_Position]:
-        # Technicians without a fix are found through the stations in the box (their lat/lon index), then the
-        # home-station index of dispatch.models: never a scan of everyone who has not reported a position.
-        stations_in_box = select(Station.id).where(box.where(Station.latitude, Station.longitude))
-        return _positions(session, eligible,
-                          fix_area=box.where(Technician.last_latitude, Technician.last_longitude),
-                          home_area=Technician.home_station_id.in_(stations_in_box))
+    def keep(ids: list[int]) -> list[int]:
+        # Core, on the session's connection: the ORM's own work per statement would cost more than the query.
+        batch = _details(session.connection().execute(eligible_among, {"ids": ids}))
+        details.update(batch)
+        return list(batch)
 
     site = (service_request.site_latitude, service_request.site_longitude)
-    found = nearest(site, in_box, lambda p: (p.latitude, p.longitude), lambda p: p.technician_id,
-                    at_least=limit, start_km=START_RADIUS_KM)
-    # Open jobs only break ties in distance, so they are needed for the first `limit` and any tied with the last.
-    if len(found) > limit:
-        found = [f for f in found if f.distance_km <= found[limit - 1].distance_km]
-    candidates = _evaluate(session, service_request, found, now=now, travel_speed_kmh=travel_speed_kmh)
-    return rank(candidates)[:limit]
+    # The nearest `limit` and any tied with the last: open jobs, then ids, break ties in distance (rank).
+    found = index_for(session).nearest(site, at_least=limit, keep=keep, stations=stations)
+    return rank(_evaluate(service_request, found, details, now=now, travel_speed_kmh=travel_speed_kmh))[:limit]
 
 
 def evaluate_crew(session: Session, service_request: ServiceRequest, technician_ids: Sequence[int], *,
@@ -148,22 +130,38 @@ def evaluate_crew(session: Session, service_request: ServiceRequest, technician_
     if problems:
         raise DomainError("technician_ids", "not eligible (DSP-6): " + "; ".join(problems))
     site = (service_request.site_latitude, service_request.site_longitude)
-    positions = {p.technician_id: p for p in _positions(session, Technician.id.in_(technician_ids),
-                                                         fix_area=true(), home_area=true())}
-    found = [Found(positions[i], distance_km(site, (positions[i].latitude, positions[i].longitude)))
-             for i in technician_ids]
-    return _evaluate(session, service_request, found, now=now, travel_speed_kmh=travel_speed_kmh)
+    where = {p.technician_id: p for p in positions(session, Technician.id.in_(technician_ids))}
+    found = [Found(where[i], distance_km(site, (where[i].latitude, where[i].longitude))) for i in technician_ids]
+    return _evaluate(service_request, found,
+                     _details(session.execute(_details_query(Technician.id.in_(technician_ids)))),
+                     now=now, travel_speed_kmh=travel_speed_kmh)
 
 
-def _evaluate(session: Session, service_request: ServiceRequest, found: list[Found[_Position]], *, now: datetime,
-              travel_speed_kmh: float) -> list[Candidate]:
-    ids = [f.item.technician_id for f in found]
-    if not ids:
-        return []
-    details = {row.id: row for row in session.execute(
-        select(Technician.id, Technician.home_station_id, User.full_name)
-        .join(User, User.id == Technician.user_id).where(Technician.id.in_(ids)))}
-    loads = open_jobs(session, ids)
+def _details_query(*conditions: ColumnElement[bool]) -> Select[Any]:
+    """Home station, name and open jobs of the technicians meeting `conditions` (which may name their station).
+    Open jobs are counted from the jobs themselves at query time, so the count is as fresh as the last commit."""
+    open_jobs = (select(func.count()).select_from(JobTechnician).join(Job, Job.id == JobTechnician.job_id)
+                 .where(JobTechnician.technician_id == Technician.id, Job.status.not_in(CLOSED_JOB_STATUSES))
+                 .correlate(Technician).scalar_subquery())
+    return (select(Technician.id, Technician.home_station_id, User.full_name, open_jobs)
+            .join(Station, Station.id == Technician.home_station_id).join(User, User.id == Technician.user_id)
+            .where(*conditions))
+
+
+@lru_cache(maxsize=1024)
+def _eligible_among(required_skill: str | None, stations: frozenset[int] | None) -> Select[Any]:
+    """The details of the eligible (DSP-6) among the technicians bound as `ids`. Built once per skill and stations:
+    making the statement costs a search more than running it."""
+    eligible = (condition for _words, condition in _criteria(required_skill, stations))
+    return _details_query(*eligible, Technician.id.in_(bindparam("ids", expanding=True)))
+
+
+def _details(rows: Any) -> dict[int, _Details]:
+    return {ident: _Details(station, name, load) for ident, station, name, load in rows}
+
+
+def _evaluate(service_request: ServiceRequest, found: list[Found[Position]], details: dict[int, _Details], *,
+              now: datetime, travel_speed_kmh: float) -> list[Candidate]:
     due = on_site_due(service_request)
     candidates = []
     for f in found:
@@ -171,20 +169,10 @@ def _evaluate(session: Session, service_request: ServiceRequest, found: list[Fou
         # rule DSP-6: ETA = now + distance / travel speed.
         eta = now + timedelta(hours=f.distance_km / travel_speed_kmh)
         candidates.append(Candidate(
-            technician_id=ident, name=details[ident].full_name, home_station_id=details[ident].home_station_id,
+            technician_id=ident, name=details[ident].name, home_station_id=details[ident].home_station_id,
             position_source=f.item.source, distance_km=f.distance_km, eta=eta,
-            can_meet_deadline=None if due is None else eta <= due, open_jobs=loads.get(ident, 0)))
+            can_meet_deadline=None if due is None else eta <= due, open_jobs=details[ident].open_jobs))
     return candidates
-
-
-def open_jobs(session: Session, technician_ids: Sequence[int]) -> dict[int, int]:
-    """Counted from the jobs themselves at query time, so the count is as fresh as the last commit."""
-    rows = session.execute(
-        select(JobTechnician.technician_id, func.count())
-        .join(Job, Job.id == JobTechnician.job_id)
-        .where(JobTechnician.technician_id.in_(technician_ids), Job.status.not_in(CLOSED_JOB_STATUSES))
-        .group_by(JobTechnician.technician_id))
-    return {ident: count for ident, count in rows}
 
 
 def rank(candidates: list[Candidate]) -> list[Candidate]:
@@ -215,3 +203,11 @@ def _reason(candidate: Candidate, above: Candidate | None, position: int) -> str
     else:
         why = f"tied with #{position - 1} on arrival, distance and open jobs; ordered by technician id"
     return f"ranked #{position}: {why}; {facts}"
+
+
+def eligible_technicians(session: Session, required_skill: str | None, stations: frozenset[int] | None = None
+                         ) -> dict[int, tuple[str, int]]:
+    """Every technician eligible (DSP-6) for work needing `required_skill`, only those based at `stations` when given
+    (SCP-1): name and open jobs by id. For planning many requests at once (PLN-1, backend.planning.plans)."""
+    eligible = (condition for _words, condition in _criteria(required_skill, stations))
+    return {ident: (name, load) for ident, _station, name, load in session.execute(_details_query(*eligible))}

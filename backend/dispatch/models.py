@@ -6,25 +6,33 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
-from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
+from sqlalchemy import (JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event,
+                        inspect, text)
+from sqlalchemy.orm import MANYTOONE, Mapped, Session, mapped_column, object_session, relationship
 
 from backend.audit.recorder import Audited
 from backend.customers.models import Customer, Unit
 from backend.db import Base, Versioned, clock_of
+from backend.errors import Conflict
 from backend.dispatch.sla import UNFULFILLED, effective_status
 from backend.stations.models import Station
 from backend.technicians.models import Technician
 
 
 class RequestStatus(StrEnum):
-    """The register's states (INT-1) reached so far; feedback given and closed are still to come."""
+    """The register's states (INT-1, INV-1)."""
 
     REGISTERED = "registered"
     ACCEPTED = "accepted"
     REJECTED = "rejected"
     IN_PROGRESS = "in_progress"
     RESOLVED = "resolved"  # the job's report is approved (REP-5)
+    FEEDBACK_GIVEN = "feedback_given"  # the customer was told the outcome
+    CLOSED = "closed"  # final: nothing about the request changes any more (INV-1)
+
+
+# States in which the request's clocks have stopped: nothing is owed any more, late or not.
+STOPPED_STATUSES = (RequestStatus.REJECTED, RequestStatus.CLOSED)
 
 
 class SlaPolicy(Audited, Base):
@@ -87,6 +95,17 @@ class ServiceRequest(Audited, Versioned, Base):
     decided_at: Mapped[datetime | None] = mapped_column()
     # CB-2: flagged for follow-up since then (null: not flagged); the follow-up callbacks are counted from here.
     follow_up_since: Mapped[datetime | None] = mapped_column()
+    # INV-1: a complaint about an earlier (typically closed) request is a new request linked back to it.
+    follows_request_id: Mapped[int | None] = mapped_column(ForeignKey("service_requests.id"), index=True)
+    # INV-1: the customer told the outcome, by a service-quality callback that reached them or by an agent.
+    feedback_given_at: Mapped[datetime | None] = mapped_column()
+    feedback_method: Mapped[str | None] = mapped_column(String(20))
+    feedback_text: Mapped[str | None] = mapped_column(Text)
+    feedback_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # INV-1: closed, with the closing summary.
+    closed_at: Mapped[datetime | None] = mapped_column(index=True)
+    closing_summary: Mapped[str | None] = mapped_column(Text)
+    closed_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     customer: Mapped[Customer] = relationship()
     unit: Mapped[Unit] = relationship()
@@ -107,8 +126,8 @@ class ServiceRequest(Audited, Versioned, Base):
     def next_deadline(self) -> Deadline | None:
         """The earliest deadline still to be done: open, or missed and not yet done late. The board leads with it,
         so a missed deadline, the most urgent of all, comes first."""
-        if self.status == RequestStatus.REJECTED:
-            return None  # INT-4: a rejected request has nothing left to do, late or not
+        if self.status in STOPPED_STATUSES:
+            return None  # INT-4, INV-1: a rejected or closed request has nothing left to do, late or not
         pending = [d for d in self.deadlines if d.pending]
         return min(pending, key=lambda d: d.due_at, default=None)
 
@@ -244,3 +263,81 @@ class DispatchDecision(Audited, Base):
 # The candidate search reaches technicians who have never reported a position through their home station:
 # (home_station_id, last_latitude IS NULL) in one index, on the technicians table but owned by dispatch.
 Index("ix_technicians_home_station_last_latitude", Technician.home_station_id, Technician.last_latitude)
+
+
+# --- a closed request does not change (INV-1) ---------------------------------------------------------------------
+
+# The rows that make up a request's record, each with the column naming what it belongs to (its request, job,
+# report or callback). Not in it: what happens to the parts afterwards (old parts coming back, write-offs, secondary
+# claims: PRT-5..7) and the books (costs), which go on after the customer's case is closed.
+_RECORD_OWNER_COLUMN = {
+    "sla_deadlines": "service_request_id",
+    "service_request_communications": "service_request_id",
+    "investigations": "service_request_id",
+    "callbacks": "service_request_id",
+    "jobs": "service_request_id",
+    "dispatch_decisions": "job_id",
+    "job_technicians": "job_id",
+    "job_events": "job_id",
+    "job_photos": "job_id",
+    "paid_service_approvals": "job_id",
+    "field_reports": "job_id",
+    "report_part_lines": "report_id",
+    "report_compensation_lines": "report_id",
+    "callback_attempts": "callback_id",
+}
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_changes_to_closed_requests(session: Session, _flush_context: Any, _instances: Any) -> None:
+    """rule INV-1: the one check behind every write path (API, console, duties): any insert, update or delete of a
+    closed request or of a row of its record is refused with 409, and the transaction rolls back. Closing itself
+    passes: the request was not closed before the flush that closes it."""
+    with session.no_autoflush:
+        for obj in (*session.new, *session.dirty, *session.deleted):
+            if obj in session.dirty and not session.is_modified(obj):
+                continue
+            service_request = _request_of(session, obj)
+            if service_request is not None and _was_closed(service_request):
+                raise Conflict(f"request {service_request.number} is closed and cannot change (INV-1); a new "
+                               "complaint about it is a new request with follows_request_id "
+                               f"{service_request.id}", closed_request_id=service_request.id)
+
+
+def _request_of(session: Session, obj: Any) -> ServiceRequest | None:
+    """The request whose record `obj` is part of, following the owner columns up; None for any other row."""
+    while not isinstance(obj, ServiceRequest):
+        state = inspect(obj)
+        column = _RECORD_OWNER_COLUMN.get(state.mapper.local_table.name)
+        if column is None:
+            return None
+        owner_key, relationship_key, owner_class = _owner_link(state.mapper, column)
+        owner = state.dict.get(relationship_key) if relationship_key else None
+        if owner is None:  # the relationship not loaded, or a new row given only the id
+            ident = state.dict.get(owner_key)
+            owner = None if ident is None else session.get(owner_class, ident)
+        if owner is None:
+            return None
+        obj = owner
+    return obj
+
+
+def _owner_link(mapper: Any, column_name: str) -> tuple[str, str | None, type[Any]]:
+    """(attribute holding the owner's id, the many-to-one relationship to the owner if mapped, the owner's class)."""
+    column = mapper.local_table.c[column_name]
+    (foreign_key,) = column.foreign_keys
+    owner_table = foreign_key.column.table
+    owner_class = next(m.class_ for m in mapper.registry.mappers if m.local_table is owner_table)
+    relationship_key = next((r.key for r in mapper.relationships
+                             if r.direction is MANYTOONE and column in r.local_columns), None)
+    return mapper.get_property_by_column(column).key, relationship_key, owner_class
+
+
+def _was_closed(service_request: ServiceRequest) -> bool:
+    """Closed as the transaction last saw it, before this flush's changes."""
+    state = inspect(service_request)
+    if state.pending:
+        return False
+    history = state.attrs.status.history
+    before = history.deleted[0] if history.deleted else service_request.status
+    return before == RequestStatus.CLOSED

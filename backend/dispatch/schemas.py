@@ -2,7 +2,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from backend.dispatch.candidates import DEFAULT_LIMIT, HOME_STATION, LAST_KNOWN_POSITION, MAX_LIMIT
-from backend.dispatch.service import CommunicationKind, Decision, RequestStatus
+from backend.dispatch.service import FEEDBACK_METHODS, CommunicationKind, Decision, RequestStatus
 from backend.dispatch.sla import DeadlineKind, DeadlineStatus, FaultCategory, Tier
 from backend.http.fields import OneOf, Flag, Id, Latitude, Longitude, Name, Text, Timestamp
 from backend.technicians.schemas import Skill
@@ -32,6 +32,9 @@ class ServiceRequestCreateSchema(ma.Schema):
     reported_at = Timestamp(load_default=None, allow_none=True, metadata={
         "description": "When the customer reported; defaults to now, may be in the past, never in the future. "
                        "The SLA clocks run from here."})
+    follows_request_id = Id(load_default=None, allow_none=True, metadata={
+        "description": "The earlier request of the same customer this complaint is about (INV-1: a closed request "
+                       "does not change; a new complaint about it is a new request linked to it)"})
 
 
 class NearestStationSchema(ma.Schema):
@@ -55,7 +58,9 @@ class ServiceRequestSchema(ServiceRequestCreateSchema):
     class Meta:
         dump_only = ("id", "number", "status", "registered_by_user_id", "policy_version", "tier", "distance_km",
                      "nearest_station", "deadlines", "next_due_at", "decision", "decision_reason",
-                     "decided_by_user_id", "decided_at", "follow_up_since", "version", "created_at", "updated_at")
+                     "decided_by_user_id", "decided_at", "follow_up_since", "feedback_given_at", "feedback_method",
+                     "feedback_text", "feedback_by_user_id", "closed_at", "closing_summary", "closed_by_user_id",
+                     "version", "created_at", "updated_at")
 
     id = ma.fields.Integer()
     number = ma.fields.String(metadata={"description": "SR-<year>-<6 digits> (INT-1)"})
@@ -76,18 +81,41 @@ class ServiceRequestSchema(ServiceRequestCreateSchema):
     decided_at = Timestamp(allow_none=True)
     follow_up_since = Timestamp(allow_none=True, metadata={
         "description": "Flagged for follow-up since (CB-2); null when not flagged"})
+    follows_request_id = ma.fields.Integer(allow_none=True, metadata={
+        "description": "The earlier request this complaint is about (INV-1)"})
+    feedback_given_at = Timestamp(allow_none=True, metadata={"description": "When the customer was told the outcome"})
+    feedback_method = ma.fields.String(allow_none=True, metadata={
+        "description": "How: a channel an agent recorded, or the method of the service-quality callback that reached "
+                       "the customer"})
+    feedback_text = ma.fields.String(allow_none=True, metadata={"description": "What the customer was told"})
+    feedback_by_user_id = ma.fields.Integer(allow_none=True)
+    closed_at = Timestamp(allow_none=True)
+    closing_summary = ma.fields.String(allow_none=True)
+    closed_by_user_id = ma.fields.Integer(allow_none=True)
     version = ma.fields.Integer()
     created_at = Timestamp()
     updated_at = Timestamp()
 
 
 class ServiceRequestFilterSchema(ma.Schema):
-    status = OneOf(RequestStatus)
+    status = OneOf(RequestStatus, metadata={"description": "The register's state (INT-1, INV-1)"})
     tier = OneOf(Tier)
     station = Id(in_query=True, metadata={"description": "The nearest station frozen at intake"})
     customer_id = Id(in_query=True)
+    complaint_class = OneOf(COMPLAINT_CLASSES)
+    follows_request_id = Id(in_query=True, metadata={"description": "The complaints that followed this request"})
     overdue = Flag(in_query=True, metadata={"description": "Has an open deadline already past due"})
     due_before = Timestamp(metadata={"description": "Has an open deadline due before this time"})
+
+
+class FeedbackSchema(ma.Schema):
+    method = OneOf(FEEDBACK_METHODS, required=True, metadata={"description": "How the customer was told"})
+    text = Name(4000, required=True, metadata={"description": "What the customer was told"})
+    given_at = Timestamp(load_default=None, allow_none=True, metadata={"description": "Defaults to now"})
+
+
+class ClosureSchema(ma.Schema):
+    summary = Name(4000, required=True, metadata={"description": "The closing summary: the final result"})
 
 
 class DecisionSchema(ma.Schema):

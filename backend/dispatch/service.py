@@ -9,24 +9,27 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, insert, or_, select, true, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, insert, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, lazyload, selectinload
 
 from backend.accounts.models import Role, User
 from backend.accounts.scope import in_scope, require_in_scope, stations_of, within_scope
+from backend.callbacks.models import Callback, CallbackStatus
 from backend.clock import ensure_utc
 from backend.config import Settings
 from backend.customers.models import Customer, Unit
 from backend.db import locked
 from backend.dispatch.candidates import Candidate, evaluate_crew, find_candidates, on_site_due
 from backend.dispatch.geo import Found, nearest
-from backend.dispatch.models import (JOB_ASSIGNED, Communication, Deadline, DispatchDecision, Job, JobTechnician,
-                                     RequestStatus, ServiceRequest, ServiceRequestCounter)
+from backend.dispatch.models import (JOB_ASSIGNED, STOPPED_STATUSES, Communication, Deadline, DispatchDecision, Job,
+                                     JobTechnician, RequestStatus, ServiceRequest, ServiceRequestCounter)
 from backend.dispatch.policy import current_policy
 from backend.dispatch.sla import UNFULFILLED, DeadlineKind, DeadlineStatus, assess, effective_status, settled_status
 from backend.errors import Conflict, DomainError, Forbidden, NotFound
+from backend.quality.models import Investigation
 from backend.stations.models import Station
+from backend.technicians.models import Technician
 
 
 class Decision(StrEnum):
@@ -38,6 +41,11 @@ class CommunicationKind(StrEnum):
     MESSAGE = "message"
     REPLY = "reply"  # DSP-2
     WRITTEN_CONTACT = "written_contact"  # DSP-3
+    FEEDBACK = "feedback"  # INV-1: the outcome told to the customer
+
+
+# How an agent told the customer the outcome (INV-1): the register's channels (INT-2) a reply can go by.
+FEEDBACK_METHODS = ("phone", "letter", "email", "walk_in", "app")
 
 
 DISPATCHABLE = (RequestStatus.REGISTERED, RequestStatus.ACCEPTED)
@@ -45,7 +53,8 @@ DISPATCHABLE = (RequestStatus.REGISTERED, RequestStatus.ACCEPTED)
 JOB_OFFICE_ROLES = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN})
 # Who may do what with the register, shared by every front end (the API's views and the console's pages).
 INTAKE = (Role.AGENT, Role.DISPATCHER)
-READERS = (Role.AGENT, Role.DISPATCHER, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN)
+# Quality investigates the requests (INV-2) and finance books their costs (CST-2): both read the register.
+READERS = (Role.AGENT, Role.DISPATCHER, Role.SUPERVISOR, Role.MANAGER, Role.ADMIN, Role.QUALITY, Role.FINANCE)
 CONTACT_LOGGERS = (Role.AGENT, Role.DISPATCHER, Role.SUPERVISOR, Role.MANAGER)
 # DSP-3: the service group (dispatchers and their supervisors) makes the written contact.
 SERVICE_GROUP = (Role.DISPATCHER, Role.SUPERVISOR)
@@ -53,6 +62,29 @@ PLANNERS = (Role.DISPATCHER, Role.SUPERVISOR, Role.MANAGER)
 # The DSP-2 reply and dispatch itself (DSP-6..8) are the dispatcher's; INT-4 decisions and waivers the manager's.
 DISPATCHERS = (Role.DISPATCHER,)
 DECIDERS = (Role.MANAGER,)
+# INV-1: an agent records that the customer was told the outcome; an agent or a manager closes the request.
+FEEDBACK_RECORDERS = (Role.AGENT,)
+CLOSERS = (Role.AGENT, Role.MANAGER)
+
+# What a representation shows, loaded with it in as few statements as possible (each statement costs a round trip
+# and the ORM's work per row); rows the representation does not show load only if something touches them. The
+# statements reading one row are built once: one made per call spends more on its cache key than on the query.
+# ServiceRequestSchema: the request with its station; its deadlines too for one request (a joined collection), by
+# one more statement for a page of them (the default selectin).
+BOARD_VIEW = (joinedload(ServiceRequest.nearest_station),)
+_REQUEST_VIEW = select(ServiceRequest).where(ServiceRequest.id == bindparam("ident")).options(
+    *BOARD_VIEW, joinedload(ServiceRequest.deadlines))
+# JobSchema: the job with its request and the request's unit and customer, then the crew with each member's name
+# (technician and account joined) in a second statement. Not the request's deadlines, the technicians' skills or the
+# crew accounts' roles and stations.
+JOB_VIEW = (
+    joinedload(Job.service_request).options(lazyload(ServiceRequest.deadlines), joinedload(ServiceRequest.unit),
+                                            joinedload(ServiceRequest.customer)),
+    selectinload(Job.crew).joinedload(JobTechnician.technician).options(
+        lazyload(Technician.skill_rows),
+        joinedload(Technician.user).options(lazyload(User.role_rows), lazyload(User.station_rows))),
+)
+_JOB_VIEW = select(Job).where(Job.id == bindparam("ident")).options(*JOB_VIEW)
 
 
 # --- intake ------------------------------------------------------------------------------------------------------
@@ -103,6 +135,12 @@ def register_request(session: Session, data: dict[str, Any], *, actor_id: int | 
         raise DomainError("unit_id", f"no unit with id {data['unit_id']}")
     if unit.customer_id != customer.id:
         raise DomainError("unit_id", f"unit {unit.id} belongs to another customer")
+    follows = data.get("follows_request_id")
+    if follows is not None:
+        # INV-1: a complaint about an earlier request (a closed one cannot change) is a new request linked to it.
+        earlier = session.get(ServiceRequest, follows)
+        if earlier is None or earlier.customer_id != customer.id:
+            raise DomainError("follows_request_id", f"no service request {follows} of customer {customer.id}")
     reported_at = _not_in_future("reported_at", data.get("reported_at"), now)
     terms = current_policy(session, settings, now)
     site = (data["site_latitude"], data["site_longitude"])
@@ -113,7 +151,7 @@ def register_request(session: Session, data: dict[str, Any], *, actor_id: int | 
     service_request = ServiceRequest(
         **{**data, "reported_at": reported_at}, number=next_request_number(session, now.year),
         status=RequestStatus.REGISTERED, registered_by_user_id=actor_id, policy_version=terms.version,
-        tier=assessment.tier, distance_km=station.distance_km, nearest_station_id=station.item.id,
+        tier=assessment.tier, distance_km=station.distance_km, nearest_station=station.item,
         deadlines=[Deadline(kind=kind, due_at=due, status=DeadlineStatus.OPEN)
                    for kind, due in assessment.deadlines.items()])
     service_request.deadlines_changed()
@@ -136,18 +174,20 @@ def request_board(filters: dict[str, Any], now: datetime, user: User) -> Select[
     first, then the rest."""
     stmt = select(ServiceRequest).where(within_scope(ServiceRequest.nearest_station_id, user))
     for name, column in (("status", ServiceRequest.status), ("tier", ServiceRequest.tier),
-                         ("station", ServiceRequest.nearest_station_id), ("customer_id", ServiceRequest.customer_id)):
+                         ("station", ServiceRequest.nearest_station_id), ("customer_id", ServiceRequest.customer_id),
+                         ("complaint_class", ServiceRequest.complaint_class),
+                         ("follows_request_id", ServiceRequest.follows_request_id)):
         if name in filters:
             stmt = stmt.where(column == filters[name])
     if "overdue" in filters:
         # Past due and still not done, whether or not the sla-watch duty has already marked it missed.
         undone = ServiceRequest.deadlines.any(and_(Deadline.due_at < now, Deadline.met_at.is_(None),
                                                    Deadline.status.in_(UNFULFILLED)))
-        overdue = and_(ServiceRequest.status != RequestStatus.REJECTED, undone)
+        overdue = and_(ServiceRequest.status.not_in(STOPPED_STATUSES), undone)
         stmt = stmt.where(overdue if filters["overdue"] else ~overdue)
     if "due_before" in filters:
         stmt = stmt.where(ServiceRequest.next_due_at < filters["due_before"])
-    return stmt.order_by(ServiceRequest.next_due_at.asc().nulls_last(), ServiceRequest.id)
+    return stmt.order_by(ServiceRequest.next_due_at.asc().nulls_last(), ServiceRequest.id).options(*BOARD_VIEW)
 
 
 def get_request(session: Session, service_request_id: int, user: User, *, for_update: bool = False
@@ -155,7 +195,7 @@ def get_request(session: Session, service_request_id: int, user: User, *, for_up
     """A request, if it exists and belongs to one of the user's stations (SCP-1, DSP-4); otherwise 404.
     `for_update`: read under a row lock, for a write that will change it (backend.db.locked)."""
     service_request = (locked(session, ServiceRequest, service_request_id) if for_update
-                       else session.get(ServiceRequest, service_request_id))
+                       else session.scalars(_REQUEST_VIEW, {"ident": service_request_id}).unique().one_or_none())
     if service_request is None:
         raise NotFound("service request", service_request_id)
     require_in_scope(service_request.nearest_station_id, user, "service request", service_request_id)
@@ -177,16 +217,80 @@ def decide(service_request: ServiceRequest, *, actor_id: int, outcome: str, reas
     service_request.decided_at = now
     if outcome == Decision.REJECTED:
         service_request.status = RequestStatus.REJECTED
-        for deadline in service_request.deadlines:
-            if deadline.status != DeadlineStatus.OPEN:
-                continue
-            if deadline.due_at < now:
-                deadline.status = DeadlineStatus.MISSED
-            else:
-                _waive(deadline, actor_id=actor_id, reason=f"request rejected: {reason}", now=now)
+        _stop_clocks(service_request, actor_id=actor_id, reason=f"request rejected: {reason}", now=now)
     elif service_request.status == RequestStatus.REGISTERED:
         service_request.status = RequestStatus.ACCEPTED
     service_request.deadlines_changed()
+
+
+def _stop_clocks(service_request: ServiceRequest, *, actor_id: int, reason: str, now: datetime) -> None:
+    """Nothing more is owed: open deadlines already past due stay missed, those not yet due are waived."""
+    for deadline in service_request.deadlines:
+        if deadline.status != DeadlineStatus.OPEN:
+            continue
+        if deadline.due_at < now:
+            deadline.status = DeadlineStatus.MISSED
+        else:
+            _waive(deadline, actor_id=actor_id, reason=reason, now=now)
+
+
+def give_feedback(service_request: ServiceRequest, *, method: str, text: str, actor_id: int | None,
+                  given_at: datetime) -> None:
+    """INV-1: the customer was told the outcome of a resolved request (by an agent, or the service-quality callback
+    that reached them: backend.callbacks.service)."""
+    _require_resolved(service_request)
+    service_request.status = RequestStatus.FEEDBACK_GIVEN
+    service_request.feedback_given_at = given_at
+    service_request.feedback_method = method
+    service_request.feedback_text = text
+    service_request.feedback_by_user_id = actor_id
+
+
+def _require_resolved(service_request: ServiceRequest) -> None:
+    if service_request.status != RequestStatus.RESOLVED:
+        raise Conflict(f"request {service_request.number} is {service_request.status}; the customer is told the "
+                       "outcome once it is resolved (its report approved)", current_status=service_request.status)
+
+
+def record_feedback(session: Session, service_request: ServiceRequest, *, actor_id: int, method: str, text: str,
+                    given_at: datetime | None, now: datetime) -> None:
+    """INV-1 by an agent: what the customer was told and how; archived with the calls and letters too (INT-5)."""
+    _require_resolved(service_request)
+    given_at = _not_in_future("given_at", given_at, now)
+    if given_at < service_request.reported_at:
+        raise DomainError("given_at", "must not be before the request was reported")
+    give_feedback(service_request, method=method, text=text, actor_id=actor_id, given_at=given_at)
+    log_communication(session, service_request, actor_id=actor_id, direction="outgoing", channel=method,
+                      kind=CommunicationKind.FEEDBACK, content=text, counterpart=None, occurred_at=given_at, now=now)
+
+
+def close_request(session: Session, service_request: ServiceRequest, *, actor_id: int, summary: str,
+                  now: datetime) -> None:
+    """INV-1: the register's last step, with the closing summary; from then on nothing about the request changes
+    (see the check in backend.dispatch.models). Its open callbacks are withdrawn and its clocks stopped. INV-2: a
+    quality complaint (INT-3) needs its investigation first."""
+    if service_request.status not in (RequestStatus.FEEDBACK_GIVEN, RequestStatus.REJECTED):
+        raise Conflict(f"request {service_request.number} is {service_request.status}; it is closed once the "
+                       "customer was told the outcome (feedback_given), or after it was rejected",
+                       current_status=service_request.status)
+    if service_request.complaint_class == "quality" and session.scalar(
+            select(Investigation.id).where(Investigation.service_request_id == service_request.id)) is None:
+        raise Conflict(f"request {service_request.number} is a quality complaint (INT-3): its investigation "
+                       "(root cause, countermeasure, responsible party) must be recorded before it is closed (INV-2)",
+                       missing="investigation")
+    # Everything else first, the status last: an autoflush in between must not see the request closed already.
+    for callback in session.scalars(select(Callback).where(Callback.service_request_id == service_request.id,
+                                                           Callback.status == CallbackStatus.OPEN)):
+        callback.status = CallbackStatus.CANCELLED
+        callback.completed_at = now
+    _stop_clocks(service_request, actor_id=actor_id, reason=f"request closed: {summary}", now=now)
+    service_request.follow_up_since = None
+    service_request.closing_summary = summary
+    service_request.closed_by_user_id = actor_id
+    service_request.closed_at = now
+    service_request.status = RequestStatus.CLOSED
+    service_request.deadlines_changed()
+    session.flush()
 
 
 def record_reply(session: Session, service_request: ServiceRequest, *, actor_id: int, content: str, channel: str,
@@ -404,7 +508,7 @@ def visible_jobs(session: Session, user: User, filters: dict[str, Any]) -> Selec
     for name in ("status", "service_request_id"):
         if name in filters:
             stmt = stmt.where(getattr(Job, name) == filters[name])
-    return stmt.order_by(Job.assigned_at.desc(), Job.id.desc())
+    return stmt.order_by(Job.assigned_at.desc(), Job.id.desc()).options(*JOB_VIEW)
 
 
 def is_on_crew(job: Job, user: User) -> bool:
@@ -425,7 +529,8 @@ def check_job_visible(session: Session, job: Job, user: User) -> None:
 
 def get_visible_job(session: Session, job_id: int, user: User, *, for_update: bool = False) -> Job:
     """`for_update`: read under row locks, for a write about the job (lock_job)."""
-    job = lock_job(session, job_id) if for_update else session.get(Job, job_id)
+    job = (lock_job(session, job_id) if for_update
+           else session.scalars(_JOB_VIEW, {"ident": job_id}).unique().one_or_none())
     if job is None:
         raise NotFound("job", job_id)
     check_job_visible(session, job, user)

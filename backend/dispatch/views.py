@@ -1,5 +1,6 @@
 """HTTP for the service request register, dispatch and jobs; the rules live in backend.dispatch.service."""
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -7,27 +8,31 @@ from sqlalchemy import select
 from backend.accounts.models import Role
 from backend.callbacks.schemas import FollowUpSchema
 from backend.callbacks.service import set_follow_up
-from backend.dispatch import service
+from backend.dispatch import register, service
 from backend.dispatch.candidates import DEFAULT_LIMIT, on_site_due
 from backend.dispatch.models import DispatchDecision, Job, ServiceRequest
-from backend.dispatch.schemas import (CandidateListSchema, CandidateQuerySchema, CommunicationCreateSchema,
-                                      CommunicationSchema, DecisionSchema, DispatchDecisionSchema, DispatchSchema,
-                                      JobFilterSchema, JobSchema, ReplySchema, ServiceRequestCreateSchema,
-                                      ServiceRequestFilterSchema, ServiceRequestSchema, WaiverSchema,
-                                      WrittenContactSchema)
+from backend.dispatch.schemas import (CandidateListSchema, CandidateQuerySchema, ClosureSchema,
+                                      CommunicationCreateSchema, CommunicationSchema, DecisionSchema,
+                                      DispatchDecisionSchema, DispatchSchema, FeedbackSchema, JobFilterSchema,
+                                      JobSchema, ReplySchema, ServiceRequestCreateSchema, ServiceRequestFilterSchema,
+                                      ServiceRequestSchema, WaiverSchema, WrittenContactSchema)
 from backend.errors import NotFound
 from backend.http.api import Blueprint, created, require_if_match, tagged
 from backend.http.context import current_user, db, now, onsite
 from backend.http.crud import paginate
+from backend.http.csv import CSV_DOC, csv_response
 
 requests_blp = Blueprint("service_requests", __name__, url_prefix="/api/v1/service-requests",
                          description="Service request register, SLA clocks and dispatch")
 jobs_blp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs", description="Jobs (field visits)")
+# The register's export sits beside the collection (/api/v1/service-requests.csv), outside its URL prefix.
+register_blp = Blueprint("register", __name__, url_prefix="/api/v1", description="The service request register")
 
 # The role tuples live in the service so the console admits exactly the same people.
 INTAKE, READERS, CONTACT_LOGGERS = service.INTAKE, service.READERS, service.CONTACT_LOGGERS
 SERVICE_GROUP, PLANNERS, DISPATCHERS, DECIDERS = (service.SERVICE_GROUP, service.PLANNERS, service.DISPATCHERS,
                                                   service.DECIDERS)
+FEEDBACK_RECORDERS, CLOSERS = service.FEEDBACK_RECORDERS, service.CLOSERS
 JOB_READERS = (Role.TECHNICIAN, *service.JOB_OFFICE_ROLES)
 ITEM = "/<id:service_request_id>"
 
@@ -47,9 +52,21 @@ def create_service_request(data: dict[str, Any]) -> Any:
 
 @requests_blp.endpoint("GET", roles=READERS, takes=ServiceRequestFilterSchema, as_kwargs=True,
                        answers=ServiceRequestSchema(many=True), paginated=True,
-                       summary="The dispatcher's board: requests by their earliest open deadline")
+                       summary="The register and the dispatcher's board: requests in any state, by their earliest open "
+                               "deadline")
 def list_service_requests(pagination_parameters: Any, **filters: Any) -> Any:
     return paginate(db(), service.request_board(filters, now(), current_user()), pagination_parameters)
+
+
+@register_blp.endpoint("GET", "/service-requests.csv", roles=READERS, takes=ServiceRequestFilterSchema,
+                       as_kwargs=True, doc=CSV_DOC,
+                       summary="The register (INT-1) as CSV, filtered like the list but all of it: one row per request "
+                               "with its reported, accepted, on-site, resolved, feedback and closed dates")
+def export_register(**filters: Any) -> Any:
+    # Within the caller's stations (SCP-1), in register order.
+    rows = [{name: value.isoformat() if isinstance(value, datetime) else value for name, value in row.items()}
+            for row in register.register_rows(db(), filters, now(), current_user())]
+    return csv_response(rows, register.COLUMNS, "service-requests.csv")
 
 
 @requests_blp.endpoint("GET", ITEM, roles=READERS, answers=ServiceRequestSchema, etag=True, refuses=(404,),
@@ -87,10 +104,11 @@ def post_written_contact(data: dict[str, Any], service_request_id: int) -> Any:
 
 
 @requests_blp.endpoint("POST", f"{ITEM}/communications", roles=CONTACT_LOGGERS, writes=True,
-                       takes=CommunicationCreateSchema, answers=CommunicationSchema, status=201, refuses=(404,),
+                       takes=CommunicationCreateSchema, answers=CommunicationSchema, status=201, refuses=(404, 409),
                        summary="Log a call, letter or message to or from the customer (INT-5)")
 def post_communication(data: dict[str, Any], service_request_id: int) -> Any:
-    return service.log_communication(db(), _request(service_request_id), actor_id=current_user().id,
+    # Under the request's lock, so it waits for a closing in progress and then sees the request closed (INV-1).
+    return service.log_communication(db(), _request(service_request_id, for_update=True), actor_id=current_user().id,
                                      kind=service.CommunicationKind.MESSAGE, now=now(), **data)
 
 
@@ -109,6 +127,30 @@ def post_deadline_waiver(data: dict[str, Any], service_request_id: int) -> Any:
     service_request = _request(service_request_id, for_update=True)
     require_if_match(service_request.version)
     service.waive_deadline(db(), service_request, actor=current_user(), now=now(), **data)
+    return tagged(service_request)
+
+
+@requests_blp.endpoint("POST", f"{ITEM}/feedback", roles=FEEDBACK_RECORDERS, writes=True, if_match=True,
+                       takes=FeedbackSchema, answers=ServiceRequestSchema, etag=True, refuses=(404, 409),
+                       summary="Record that the customer was told the outcome of the resolved request, how and what "
+                               "(INV-1; If-Match required): resolved -> feedback_given. A service-quality callback "
+                               "that reaches the customer does the same by itself")
+def post_feedback(data: dict[str, Any], service_request_id: int) -> Any:
+    service_request = _request(service_request_id, for_update=True)
+    require_if_match(service_request.version)
+    service.record_feedback(db(), service_request, actor_id=current_user().id, now=now(), **data)
+    return tagged(service_request)
+
+
+@requests_blp.endpoint("POST", f"{ITEM}/closure", roles=CLOSERS, writes=True, if_match=True, takes=ClosureSchema,
+                       answers=ServiceRequestSchema, etag=True, refuses=(404, 409),
+                       summary="Close the request with a closing summary (INV-1; If-Match required): from "
+                               "feedback_given, or after a rejection. A quality complaint needs its investigation "
+                               "first (INV-2). A closed request refuses every change (409)")
+def post_closure(data: dict[str, Any], service_request_id: int) -> Any:
+    service_request = _request(service_request_id, for_update=True)
+    require_if_match(service_request.version)
+    service.close_request(db(), service_request, actor_id=current_user().id, now=now(), **data)
     return tagged(service_request)
 
 

@@ -47,7 +47,9 @@ def _service_quality(session: Session, now: datetime, settings: Settings) -> int
     # rule CB-1
     owed = (select(Job.id, Job.service_request_id, Job.work_done_at)
             .where(Job.work_done_at.is_not(None), Job.work_done_at <= now, Job.status != "cancelled",
-                   ~exists().where(Callback.job_id == Job.id, Callback.kind == CallbackKind.SERVICE_QUALITY))
+                   ~exists().where(Callback.job_id == Job.id, Callback.kind == CallbackKind.SERVICE_QUALITY),
+                   # INV-1: a closed request changes no more; its customer has been told the outcome already.
+                   Job.service_request.has(ServiceRequest.status.not_in(FINISHED_REQUEST_STATUSES)))
             .order_by(Job.id).limit(BATCH))
     due_after = timedelta(days=settings.callback_due_days)
     created = 0

@@ -5,6 +5,7 @@ from marshmallow import validate
 
 from backend.dispatch.schemas import JobSchema
 from backend.http.fields import Name, PositionSchema, Text, Timestamp
+from backend.planning.routes.schemas import RouteSchema
 
 MAX_SYNC_PAGE = 500
 MAX_CURSOR_LENGTH = 200
@@ -66,3 +67,7 @@ class SyncSchema(ma.Schema):
     next_cursor = ma.fields.String(metadata={"description": "Pass as `since` next time. Changes are delivered at least "
                                                        "once: keep the job with the highest version"})
     has_more = ma.fields.Boolean(metadata={"description": "More changes wait: sync again at once"})
+    route = ma.fields.Nested(RouteSchema, metadata={
+        "description": "Your working day's route as of this sync (PLN-2), re-sequenced whenever a job is added, "
+                       "cancelled or declined: keep the latest for offline use. Absent for an account with no "
+                       "technician profile"})

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from backend.accounts.models import Role, User
 from backend.clock import ensure_utc
 from backend.dispatch.models import Job, JobTechnician, ServiceRequest
-from backend.dispatch.service import RequestStatus, fulfil_deadline
+from backend.dispatch.service import JOB_VIEW, RequestStatus, fulfil_deadline
 from backend.dispatch.sla import DeadlineKind
 from backend.errors import DomainError, Forbidden
 from backend.fieldwork.lifecycle import JobStatus, arrival_time, next_status
@@ -174,7 +174,7 @@ def own_jobs_changed_since(session: Session, user: User, cursor: SyncCursor | No
     if cursor is not None:
         stmt = stmt.where(or_(Job.updated_at > cursor.updated_at,
                               and_(Job.updated_at == cursor.updated_at, Job.id > cursor.job_id)))
-    return list(session.scalars(stmt.order_by(Job.updated_at, Job.id).limit(limit + 1)))
+    return list(session.scalars(stmt.order_by(Job.updated_at, Job.id).limit(limit + 1).options(*JOB_VIEW)))
 
 
 def next_cursor(jobs: list[Job], has_more: bool, cursor: SyncCursor | None, *, now: datetime,

@@ -15,6 +15,7 @@ from backend.fieldwork.schemas import (ActionSchema, EscalationSchema, JobAction
 from backend.http.api import Blueprint, tagged
 from backend.http.context import current_user, db, now, onsite
 from backend.http.crud import paginate
+from backend.planning.routes import service as routes
 
 blp = Blueprint("fieldwork", __name__, url_prefix="/api/v1", description="The technician's job flow and sync")
 
@@ -82,11 +83,16 @@ def list_job_events(pagination_parameters: Any, job_id: int) -> Any:
                       "offline")
 def sync_my_jobs(query: dict[str, Any]) -> Any:
     app = onsite()
+    user = current_user()
     cursor = service.decode_cursor(query["since"]) if "since" in query else None
-    jobs = service.own_jobs_changed_since(db(), current_user(), cursor, query["limit"])
+    jobs = service.own_jobs_changed_since(db(), user, cursor, query["limit"])
     has_more = len(jobs) > query["limit"]
     jobs = jobs[:query["limit"]]
-    return {"jobs": jobs, "has_more": has_more,
-            "next_cursor": service.encode_cursor(service.next_cursor(
-                jobs, has_more, cursor, now=app.clock.now(),
-                overlap=timedelta(seconds=app.settings.sync_overlap_seconds)))}
+    answer = {"jobs": jobs, "has_more": has_more,
+              "next_cursor": service.encode_cursor(service.next_cursor(
+                  jobs, has_more, cursor, now=app.clock.now(),
+                  overlap=timedelta(seconds=app.settings.sync_overlap_seconds)))}
+    if user.technician_id is not None:
+        answer["route"], _jobs = routes.day_route(db(), routes.own_technician(db(), user), None, now=app.clock.now(),
+                                                  terms=routes.RouteTerms.from_settings(app.settings))
+    return answer

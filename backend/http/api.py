@@ -27,7 +27,7 @@ from backend.accounts.models import User
 from backend.accounts.service import decode_access_token, session_is_current
 from backend.audit.recorder import AuditContext, set_audit_context
 from backend.errors import DomainError, Forbidden, Unauthorized
-from backend.http.context import db, device_id, onsite, request_id
+from backend.http.context import db, device_id, load_signed_in_user, onsite, request_id
 from backend.http.fields import unstorable
 from backend.http.problems import LOCATIONS, PROBLEM_MEDIA_TYPE
 
@@ -122,7 +122,7 @@ def authenticate_request() -> User:
         raise Unauthorized("an access token is required (Authorization: Bearer <token>)")
     app = onsite()
     claims = decode_access_token(token.strip(), app.token_policy, app.clock.now())
-    user = db().get(User, claims.user_id)
+    user = load_signed_in_user(db(), claims.user_id)
     if user is None or not user.active:
         raise Unauthorized("account is disabled or gone", error="invalid_token")
     if not session_is_current(user, claims.session_epoch):

@@ -8,8 +8,9 @@ from datetime import datetime
 from functools import cached_property
 
 from flask import current_app, g, request
+from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from backend.accounts.models import User
 from backend.accounts.service import TokenPolicy
@@ -18,6 +19,7 @@ from backend.config import Settings
 from backend.db import writer_session
 from backend.media.store import FileMediaStore, MediaStore
 from backend.reports.signing import ReportSigner
+from backend.technicians.models import Technician
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -81,6 +83,19 @@ def device_id() -> str | None:
 
 def current_user() -> User:
     return g.user
+
+
+# What every signed-in request consults about its user, in the one statement that also checks the account is active
+# and the session current: roles (access), stations (SCP-1 scope) and the technician record (a technician's own
+# jobs). The technician's skills are not needed to serve a request and load only if touched. Built once: a statement
+# made per call (or session.get with options) spends more on its cache key than on the query.
+_SIGNED_IN_USER = select(User).where(User.id == bindparam("user_id")).options(
+    joinedload(User.role_rows), joinedload(User.station_rows),
+    joinedload(User.technician).lazyload(Technician.skill_rows))
+
+
+def load_signed_in_user(session: Session, user_id: int) -> User | None:
+    return session.scalars(_SIGNED_IN_USER, {"user_id": user_id}).unique().one_or_none()
 
 
 def now() -> datetime:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, time
 from decimal import Decimal
+from typing import Any
 
 from collections.abc import Iterable
 
@@ -114,6 +115,23 @@ class _Timestamp(ma.fields.AwareDateTime):
 def Timestamp(**kwargs: object) -> ma.fields.AwareDateTime:
     """ISO 8601 with an offset; input without one is refused rather than guessed."""
     return _Timestamp(format="iso", default_timezone=None, **kwargs)
+
+
+class LocalTime(ma.fields.Time):
+    """A wall-clock time of day without an offset (08:00, 08:00:30), as the spec's pattern says: it is read in a
+    station's time zone, so an offset would contradict it."""
+
+    PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$"
+    default_error_messages = {"invalid": "must be a local time of day without an offset, e.g. 08:00"}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(metadata={"pattern": self.PATTERN, "example": "08:00", **kwargs.pop("metadata", {})},
+                         **kwargs)
+
+    def _deserialize(self, value: object, attr: str | None, data: object, **kwargs: object) -> time:
+        if not isinstance(value, str) or not re.fullmatch(self.PATTERN, value):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 def Text(max_length: int, *, min_length: int = 0, **kwargs: object) -> ma.fields.String:

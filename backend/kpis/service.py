@@ -1,7 +1,10 @@
 """KPIs (RULES.md §9) against their targets (DSP-5), by period and by station, technician or month.
 
-Each KPI is one SQL query that aggregates in the database (GROUP BY): one row per group comes back, however many
-jobs there are. Periods are half-open, [start, end).
+Each KPI is defined here twice over the same rules, in SQL that aggregates in the database (GROUP BY: one row per
+group comes back, however many jobs there are). `KPIS` aggregates the raw tables, one query per KPI: the reference,
+too slow for a year of a million jobs. `FROM_FACTS`, what the API answers from, reads the narrow fact tables that
+backend.kpis.facts keeps in step with the raw tables (one query per table); tests/test_kpis_facts.py holds the two
+to the same answers. Periods are half-open, [start, end).
 
 What counts, where the rules leave it open:
 - service timeliness, per deadline kind: deadlines that fell due in the period (and are past by now), waived ones
@@ -43,10 +46,12 @@ from sqlalchemy.types import Boolean
 
 from backend.accounts.models import User
 from backend.accounts.scope import stations_of, within_stations
-from backend.callbacks.models import Callback, CallbackAttempt, CallbackKind, CallbackStatus
+from backend.callbacks.models import Callback, CallbackAttempt, CallbackKind
 from backend.config import Settings
 from backend.dispatch.models import Deadline, Job, JobTechnician, ServiceRequest
 from backend.dispatch.sla import DeadlineStatus
+from backend.kpis.facts import NOT_LIVE, complained, covered, rating
+from backend.kpis.models import DeadlineFact, JobFact, RatingFact, RequestFact
 from backend.parts.models import ObligationStatus, OldPartObligation
 from backend.reports.models import SIGNED, FieldReport, ReportPartLine
 
@@ -197,7 +202,7 @@ def _of_requests(q: Query, month_of: Any, *columns: Any) -> Select[Any]:
     stmt = select(grp, *columns).select_from(ServiceRequest).where(q.in_scope(ServiceRequest.nearest_station_id))
     if q.group_by == GroupBy.TECHNICIAN:
         stmt = (stmt.outerjoin(LIVE_JOB, and_(LIVE_JOB.service_request_id == ServiceRequest.id,
-                                              LIVE_JOB.status.not_in(("declined", "cancelled"))))
+                                              LIVE_JOB.status.not_in(NOT_LIVE)))
                 .outerjoin(LEAD, and_(LEAD.job_id == LIVE_JOB.id, LEAD.is_lead)))
     return stmt
 
@@ -214,6 +219,11 @@ def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
+def _within_window(q: Query, later: Any, work_done_at: Any) -> ColumnElement[bool]:
+    # First-time fix: `later` is within first_time_fix_days of the work.
+    return WithinDays(later, work_done_at, literal(float(q.settings.first_time_fix_days), Float))
+
+
 def service_timeliness(q: Query) -> list[Row]:
     # rule DSP-5: deadlines met ÷ deadlines due, per kind; an open deadline past due is missed (DSP-4).
     stmt = (_of_requests(q, Deadline.due_at, Deadline.kind, _count_if(Deadline.status == DeadlineStatus.MET),
@@ -221,34 +231,39 @@ def service_timeliness(q: Query) -> list[Row]:
             .join(Deadline, Deadline.service_request_id == ServiceRequest.id)
             .where(q.in_period(Deadline.due_at), Deadline.due_at < q.now, Deadline.status != DeadlineStatus.WAIVED)
             .group_by(Deadline.kind).order_by(Deadline.kind))
-    return [Row("service_timeliness", _label(grp), met / due, met, due, kind) for grp, kind, met, due in q.run(stmt)]
+    return _timeliness_rows(q.run(stmt))
+
+
+def _timeliness_rows(rows: list[Any]) -> list[Row]:
+    return [Row("service_timeliness", _label(grp), met / due, met, due, kind) for grp, kind, met, due in rows]
 
 
 def satisfaction(q: Query) -> list[Row]:
     # rules CB-3, DSP-5: each reached service-quality callback's four ratings, counted when the customer answered.
-    ratings = (CallbackAttempt.attitude + CallbackAttempt.skill + CallbackAttempt.arrival_time
-               + CallbackAttempt.promise_kept)
-    stmt = (_of_jobs(q, CallbackAttempt.attempted_at, _count_if(ratings >= 16), func.count(),
-                     func.avg(cast(ratings, Float) / 4))
+    stmt = (_of_jobs(q, CallbackAttempt.attempted_at, *_satisfaction_columns(rating()))
             .join(Callback, and_(Callback.job_id == Job.id, Callback.kind == CallbackKind.SERVICE_QUALITY))
             .join(CallbackAttempt, and_(CallbackAttempt.callback_id == Callback.id, CallbackAttempt.reached))
             .where(q.in_period(CallbackAttempt.attempted_at)))
-    rows = []
-    for grp, satisfied, answered, mean in q.run(stmt):
-        rows += [Row("satisfaction", _label(grp), satisfied / answered if answered else None, satisfied, answered),
-                 Row("satisfaction_mean", _label(grp), None if mean is None else round(float(mean), 3), None,
-                     answered)]
-    return rows
+    return _satisfaction_rows(q.run(stmt))
+
+
+def _satisfaction_columns(ratings: Any) -> tuple[Any, ...]:
+    # Satisfied: a mean of the four ratings of at least 4.
+    return _count_if(ratings >= 16), func.count(), func.avg(cast(ratings, Float) / 4)
+
+
+def _satisfaction_rows(rows: list[Any]) -> list[Row]:
+    out = []
+    for grp, satisfied, answered, mean in rows:
+        out += [Row("satisfaction", _label(grp), satisfied / answered if answered else None, satisfied, answered),
+                Row("satisfaction_mean", _label(grp), None if mean is None else round(float(mean), 3), None,
+                    answered)]
+    return out
 
 
 def service_complaint_rate(q: Query) -> list[Row]:
     # rule DSP-5 (001 §3.2.1): complaints confirmed as the service's, reopened from the job's callback (CB-3).
-    complaint = aliased(ServiceRequest, name="complaint")
-    complained = (select(Callback.id).join(CallbackAttempt, CallbackAttempt.callback_id == Callback.id)
-                  .join(complaint, complaint.id == CallbackAttempt.complaint_request_id)
-                  .where(Callback.job_id == Job.id, complaint.complaint_class == "non_quality",
-                         complaint.decision == "accepted").exists())
-    return _share("service_complaint_rate", q.run(_jobs_done(q, _count_if(complained), func.count())))
+    return _share("service_complaint_rate", q.run(_jobs_done(q, _count_if(complained(Job.id)), func.count())))
 
 
 def major_complaint_rate(q: Query) -> list[Row]:
@@ -263,16 +278,13 @@ def first_time_fix(q: Query) -> list[Row]:
     # RULES.md §9: no revisit of the same unit within first_time_fix_days of the work.
     later = aliased(ServiceRequest, name="later")
     revisited = exists().where(later.unit_id == ServiceRequest.unit_id, later.reported_at > Job.work_done_at,
-                               WithinDays(later.reported_at, Job.work_done_at,
-                                          literal(float(q.settings.first_time_fix_days), Float)))
+                               _within_window(q, later.reported_at, Job.work_done_at))
     return _share("first_time_fix", q.run(_jobs_done(q, _count_if(~revisited), func.count(), request=True)))
 
 
 def callback_coverage(q: Query) -> list[Row]:
     # rule CB-1: the customer reached by the callback's due time.
-    covered = exists().where(Callback.job_id == Job.id, Callback.kind == CallbackKind.SERVICE_QUALITY,
-                             Callback.status == CallbackStatus.DONE, Callback.completed_at <= Callback.due_at)
-    return _share("callback_coverage", q.run(_jobs_done(q, _count_if(covered), func.count())))
+    return _share("callback_coverage", q.run(_jobs_done(q, _count_if(covered(Job.id)), func.count())))
 
 
 def old_parts(q: Query) -> list[Row]:
@@ -291,8 +303,12 @@ def old_parts(q: Query) -> list[Row]:
 
 def jobs_per_technician(q: Query) -> list[Row]:
     stmt = _jobs_done(q, func.count(), func.count(func.distinct(LEAD.technician_id)), lead=True)
-    return [Row("jobs_per_technician", _label(grp), jobs / technicians if technicians else None, jobs, technicians)
-            for grp, jobs, technicians in q.run(stmt)]
+    return _per_technician("jobs_per_technician", q.run(stmt))
+
+
+def _per_technician(kpi: str, rows: list[Any]) -> list[Row]:
+    return [Row(kpi, _label(grp), count / technicians if technicians else None, count, technicians)
+            for grp, count, technicians in rows]
 
 
 def parts_per_technician(q: Query) -> list[Row]:
@@ -301,11 +317,11 @@ def parts_per_technician(q: Query) -> list[Row]:
                        func.count(func.distinct(LEAD.technician_id)), lead=True)
             .outerjoin(FieldReport, and_(FieldReport.job_id == Job.id, FieldReport.status == SIGNED))
             .outerjoin(ReportPartLine, ReportPartLine.report_id == FieldReport.id))
-    return [Row("parts_per_technician", _label(grp), parts / technicians if technicians else None, parts,
-                technicians) for grp, parts, technicians in q.run(stmt)]
+    return _per_technician("parts_per_technician", q.run(stmt))
 
 
-# In the order they are reported; the benchmark times each.
+# In the order they are reported. Each aggregates the raw tables: the reference the facts are tested against
+# (tests/test_kpis_facts.py, benchmarks/kpis.py).
 KPIS: dict[str, Callable[[Query], list[Row]]] = {
     "service_timeliness": service_timeliness, "satisfaction": satisfaction,
     "service_complaint_rate": service_complaint_rate, "major_complaint_rate": major_complaint_rate,
@@ -313,7 +329,65 @@ KPIS: dict[str, Callable[[Query], list[Row]]] = {
     "jobs_per_technician": jobs_per_technician, "parts_per_technician": parts_per_technician}
 
 
+def from_raw_tables(q: Query) -> list[Row]:
+    return [row for kpi in KPIS.values() for row in kpi(q)]
+
+
+# --- from the facts ----------------------------------------------------------------------------------------------
+# The same figures read from backend.kpis.models' fact tables: one query per table, each reading one time-ordered
+# index. The five KPIs about jobs done share one.
+
+def _of_facts(q: Query, fact: Any, at: Any, *columns: Any) -> Select[Any]:
+    grp = q.group(station=fact.station_id, technician=fact.technician_id, month_of=at)
+    return select(grp, *columns).where(q.in_period(at), q.in_scope(fact.station_id))
+
+
+def _deadlines_from_facts(q: Query) -> dict[str, list[Row]]:
+    stmt = (_of_facts(q, DeadlineFact, DeadlineFact.due_at, DeadlineFact.kind, _count_if(DeadlineFact.met),
+                      func.count())
+            .where(DeadlineFact.due_at < q.now).group_by(DeadlineFact.kind).order_by(DeadlineFact.kind))
+    return {"service_timeliness": _timeliness_rows(q.run(stmt))}
+
+
+def _ratings_from_facts(q: Query) -> dict[str, list[Row]]:
+    stmt = _of_facts(q, RatingFact, RatingFact.attempted_at, *_satisfaction_columns(RatingFact.rating))
+    return {"satisfaction": _satisfaction_rows(q.run(stmt))}
+
+
+def _jobs_from_facts(q: Query) -> dict[str, list[Row]]:
+    revisited = and_(JobFact.next_request_at.is_not(None),
+                     _within_window(q, JobFact.next_request_at, JobFact.done_at))
+    rows = q.run(_of_facts(q, JobFact, JobFact.done_at, func.count(), _count_if(JobFact.complained),
+                           _count_if(~revisited), _count_if(JobFact.covered),
+                           func.coalesce(func.sum(JobFact.parts), 0), func.count(func.distinct(JobFact.technician_id))))
+    figures: dict[str, list[tuple[Any, ...]]] = {kpi: [] for kpi in (
+        "service_complaint_rate", "first_time_fix", "callback_coverage", "jobs_per_technician", "parts_per_technician")}
+    for grp, jobs, with_complaint, fixed_first_time, with_callback, parts, technicians in rows:
+        figures["service_complaint_rate"].append((grp, with_complaint, jobs))
+        figures["first_time_fix"].append((grp, fixed_first_time, jobs))
+        figures["callback_coverage"].append((grp, with_callback, jobs))
+        figures["jobs_per_technician"].append((grp, jobs, technicians))
+        figures["parts_per_technician"].append((grp, parts, technicians))
+    return {kpi: (_per_technician if kpi.endswith("_per_technician") else _share)(kpi, counts)
+            for kpi, counts in figures.items()}
+
+
+def _requests_from_facts(q: Query) -> dict[str, list[Row]]:
+    stmt = _of_facts(q, RequestFact, RequestFact.reported_at, _count_if(RequestFact.regulator), func.count())
+    return {"major_complaint_rate": _share("major_complaint_rate", q.run(stmt))}
+
+
+# One query each; the benchmark times each. Old parts are few and as of now: their own table answers at once.
+FROM_FACTS: dict[str, Callable[[Query], dict[str, list[Row]]]] = {
+    "deadline facts": _deadlines_from_facts, "rating facts": _ratings_from_facts, "job facts": _jobs_from_facts,
+    "request facts": _requests_from_facts, "old parts": lambda q: {"old_parts": old_parts(q)}}
+
+
+def from_facts(q: Query) -> list[Row]:
+    by_kpi = {kpi: rows for query in FROM_FACTS.values() for kpi, rows in query(q).items()}
+    return [row for kpi in KPIS for row in by_kpi[kpi]]
+
+
 def compute(session: Session, *, start: datetime, end: datetime, group_by: GroupBy | None, now: datetime,
             settings: Settings, user: User) -> list[Row]:
-    q = Query(session, start, end, group_by, now, settings, stations_of(user))
-    return [row for kpi in KPIS.values() for row in kpi(q)]
+    return from_facts(Query(session, start, end, group_by, now, settings, stations_of(user)))

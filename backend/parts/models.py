@@ -439,6 +439,8 @@ class WriteOff(Audited, Base):
     serial: Mapped[str | None] = mapped_column(String(80))
     requisition_line_id: Mapped[int | None] = mapped_column(ForeignKey("requisition_lines.id"))
     written_off_at: Mapped[datetime] = mapped_column(index=True)
+    # The catalogue price when written off: what the part cost the company (CST-1), kept as it was then.
+    unit_price: Mapped[Decimal] = mapped_column(Numeric(12, 2))
 
     installation: Mapped[Installation] = relationship(back_populates="write_off")
     part: Mapped[Part] = relationship(lazy="selectin")

@@ -120,15 +120,25 @@ class VersionQuerySchema(ma.Schema):
 
 
 class VerdictSchema(ma.Schema):
+    """The seal (REP-3) and what it covers; which bytes are signed is in the verify endpoint's description."""
+
     job_id = ma.fields.Integer()
     version_no = ma.fields.Integer()
-    valid = ma.fields.Boolean()
+    valid = ma.fields.Boolean(metadata={"description": "The server's check now: the content still hashes to the "
+                                                       "digest, the signature verifies, the signature image is intact"})
     reason = ma.fields.String()
-    digest = ma.fields.String(allow_none=True)
-    signature = ma.fields.String(allow_none=True)
-    key_id = ma.fields.String(allow_none=True)
+    digest = ma.fields.String(allow_none=True, metadata={
+        "description": "SHA-256 of the RFC 8785 canonical JSON bytes of the content as signed, 64 hex characters"})
+    signature = ma.fields.String(allow_none=True, metadata={
+        "description": "Ed25519 signature, standard base64, over the 32 raw bytes of the digest (not over the JSON, "
+                       "not over the hex text)"})
+    key_id = ma.fields.String(allow_none=True, metadata={
+        "description": "The signing key: first 16 hex characters of SHA-256 of the raw 32-byte Ed25519 public key, "
+                       "as `key_id` of GET /api/v1/signing-key"})
     content = ma.fields.Dict(metadata={"description": "The content as the database holds it now; its RFC 8785 "
-                                                      "serialisation hashes to `digest` when valid"})
+                                                      "serialisation hashes to `digest` when valid. "
+                                                      "`sign_off.signature_sha256` is the SHA-256 of the signature "
+                                                      "image's bytes"})
 
 
 class SigningKeySchema(ma.Schema):

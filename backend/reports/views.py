@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import base64
+import io
 from typing import Any
 
-from flask import Response, render_template, url_for
+from flask import Response, render_template, send_file, url_for
 
 from backend.accounts.models import Role
 from backend.dispatch.models import Job
 from backend.dispatch.service import JOB_OFFICE_ROLES
 from backend.dispatch.views import visible_job
-from backend.errors import NotFound
+from backend.errors import Conflict, NotFound
 from backend.fieldwork.service import require_lead
 from backend.http.api import PUBLIC, Blueprint, require_if_match, tagged
 from backend.http.context import current_user, db, now, onsite
 from backend.http.crud import paginate
 from backend.media.models import Media
-from backend.reports import service
+from backend.reports import customer_copy, service
 from backend.reports.models import FieldReport
+from backend.reports.pdf import SignatureImage, report_pdf
 from backend.reports.schemas import (PaidServiceApprovalCreateSchema, PaidServiceApprovalSchema, PhotoSchema,
                                      PhotoUploadSchema, RejectionSchema, ReportContentSchema, ReportSchema,
                                      ReviewQuerySchema, SignOffSchema, SigningKeySchema, VerdictSchema,
@@ -94,7 +96,14 @@ def post_correction(job_id: int) -> Any:
 
 @blp.endpoint("GET", f"{REPORT}/verify", roles=READERS, takes=VersionQuerySchema, answers=VerdictSchema,
               refuses=(404, 409),
-              summary="Recompute the seal of a signed version from what the database holds now: valid or not, and why")
+              summary="Recompute the seal of a signed version from what the database holds now: valid or not, and why",
+              doc={"description": "What is signed, exactly: `content` serialised by RFC 8785 (JSON Canonicalization "
+                                  "Scheme, UTF-8) gives the sealed bytes; `digest` is their SHA-256 (hex); "
+                                  "`signature` is Ed25519 over the 32 raw bytes of that digest, not over the JSON "
+                                  "and not over the hex text (base64). To verify a copy offline: SHA-256 of "
+                                  "RFC 8785(`content`) must equal `digest`, and `signature` must verify over those "
+                                  "32 bytes with the public key of GET /api/v1/signing-key whose `key_id` matches. "
+                                  "The README's 'Checking a report's seal offline' has a runnable script."})
 def verify_report(query: dict[str, Any], job_id: int) -> Any:
     job = visible_job(job_id)
     report = _signed_version(job, query.get("version"))
@@ -124,23 +133,52 @@ def get_report_copy(query: dict[str, Any], job_id: int) -> Any:
         signature_uri = image_data_uri(report.signature_sha256)
         verdict = service.verify(job, report, signer=app.signer, store=app.media)
         content_json = canonical_bytes(service.sealed_content(job, report)).decode()
-    page = render_template("report.html", job=job, report=report, signature_uri=signature_uri, verdict=verdict,
-                           content_json=content_json)
+    page = render_template("report.html", job=job, report=report, sections=customer_copy.sections(job, report),
+                           sign_off_rows=customer_copy.sign_off_rows(report), signature_uri=signature_uri,
+                           verdict=verdict, content_json=content_json)
     response = Response(page, mimetype="text/html")
     # Nothing on the page may load or run anything: the only image is the inline signature.
     response.headers["Content-Security-Policy"] = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
     return response
 
 
+@blp.endpoint("GET", f"{REPORT}.pdf", roles=READERS, takes=VersionQuerySchema, refuses=(404, 409),
+              content_type="application/pdf",
+              description="What report.html shows, with the seal checked now; Chinese set in an embedded font. "
+                          "Attached inside, for checking offline (README, 'Checking a report's seal offline'): "
+                          "`sealed-content.json`, the exact RFC 8785 bytes the seal covers; `seal.json`, the digest, "
+                          "signature and key id; and the signature image as the customer gave it",
+              summary="The customer's copy of a signed version (the last signed by default) as a PDF, for e-mail "
+                      "and the archive")
+def get_report_pdf(query: dict[str, Any], job_id: int) -> Any:
+    job = visible_job(job_id)
+    report = _signed_version(job, query.get("version"))
+    if report.signed_at is None:
+        raise Conflict(f"version {report.version_no} of the report of job {job.id} has not been signed; only a "
+                       "signed version has a customer's copy", current_status=job.status)
+    app = onsite()
+    document = report_pdf(job, report, signature=stored_image(report.signature_sha256),
+                          verdict=service.verify(job, report, signer=app.signer, store=app.media), made_at=now())
+    return send_file(io.BytesIO(document), mimetype="application/pdf",
+                     download_name=f"report-{job.service_request.number}-v{report.version_no}.pdf")
+
+
+def stored_image(sha256: str | None) -> SignatureImage | None:
+    """A stored image's bytes and type; None when its file is gone (the verdict says so)."""
+    media = db().get(Media, sha256) if sha256 else None
+    if media is None:
+        return None
+    try:
+        return SignatureImage(onsite().media.get(sha256), media.media_type, media.width, media.height)
+    except OSError:
+        return None
+
+
 def image_data_uri(sha256: str) -> str | None:
     """The image inline, so the copy is one self-contained file; None when its file is gone (the verdict says so).
     The console shows the signature the same way."""
-    media = db().get(Media, sha256)
-    try:
-        data = onsite().media.get(sha256)
-    except OSError:
-        return None
-    return f"data:{media.media_type};base64,{base64.b64encode(data).decode()}" if media else None
+    image = stored_image(sha256)
+    return f"data:{image.media_type};base64,{base64.b64encode(image.data).decode()}" if image else None
 
 
 @blp.endpoint("POST", f"{REPORT}/submit", roles=(Role.TECHNICIAN,), writes=True, answers=ReportSchema, etag=True,

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, String
+from sqlalchemy import Boolean, Float, ForeignKey, Index, String, Time
 from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from backend.accounts.models import User
 from backend.audit.recorder import Audited
 from backend.db import Base, Versioned
+
+DEFAULT_SHIFT_START = time(8)
+DEFAULT_SHIFT_END = time(18)
 
 
 class Technician(Audited, Versioned, Base):
@@ -25,6 +28,9 @@ class Technician(Audited, Versioned, Base):
     # Server receipt time decides freshness; the device's own clock is kept beside it, untrusted.
     last_position_at: Mapped[datetime | None] = mapped_column()
     last_position_device_time: Mapped[datetime | None] = mapped_column()
+    # Working hours, local times in the home station's time zone (PLN-2): a day's route fits between them.
+    shift_start: Mapped[time] = mapped_column(Time, default=DEFAULT_SHIFT_START, server_default="08:00:00")
+    shift_end: Mapped[time] = mapped_column(Time, default=DEFAULT_SHIFT_END, server_default="18:00:00")
 
     # Declared on this side only (User.technician is its read-only backref), so accounts never import technicians.
     user: Mapped[User] = relationship(lazy="joined", backref=backref("technician", uselist=False, viewonly=True))

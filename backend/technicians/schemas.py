@@ -1,7 +1,8 @@
 import marshmallow as ma
 from marshmallow import validate
 
-from backend.http.fields import Flag, Id, Latitude, Longitude, PositionSchema, Text, Timestamp
+from backend.http.fields import Flag, Id, Latitude, LocalTime, Longitude, PositionSchema, Text, Timestamp
+from backend.technicians.models import DEFAULT_SHIFT_END, DEFAULT_SHIFT_START
 
 Skill = ma.fields.String(validate=[validate.Length(min=1, max=40), validate.Regexp(r"^[a-z0-9_\-]+$")])
 
@@ -12,6 +13,12 @@ class TechnicianCreateSchema(ma.Schema):
     skills = ma.fields.List(Skill, load_default=list, validate=validate.Length(max=30))
     active = Flag(load_default=True)
     on_shift = Flag(load_default=False)
+    shift_start = LocalTime(load_default=DEFAULT_SHIFT_START, metadata={
+        "description": "When the working day starts, in the home station's time zone (e.g. 08:00); a day's route "
+                       "(PLN-2) starts no earlier"})
+    shift_end = LocalTime(load_default=DEFAULT_SHIFT_END, metadata={
+        "description": "When the working day ends, same day, after shift_start (e.g. 18:00): a stop whose work "
+                       "would end later is not scheduled that day"})
 
 
 class TechnicianUpdateSchema(TechnicianCreateSchema):

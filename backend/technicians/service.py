@@ -24,6 +24,11 @@ def create_technician(session: Session, data: dict[str, Any]) -> Technician:
 def apply_technician_changes(technician: Technician, data: dict[str, Any]) -> None:
     for name, value in data.items():
         setattr(technician, name, value)
+    if technician.shift_start >= technician.shift_end:
+        # One working day within one calendar day: shifts over midnight are not modelled.
+        raise DomainError("shift_end" if "shift_end" in data else "shift_start",
+                          f"the shift must end after it starts, on the same day ({technician.shift_start:%H:%M}"
+                          f"-{technician.shift_end:%H:%M} given)")
 
 
 def report_position(technician: Technician, actor: User, *, latitude: float, longitude: float,

@@ -19,12 +19,12 @@ from backend.console.pages import console_page
 from backend.console.render import render_page
 from backend.dispatch import service
 from backend.dispatch.candidates import DEFAULT_LIMIT
-from backend.dispatch.models import DispatchDecision, Job, ServiceRequest
-from backend.dispatch.schemas import (CHANNELS, DIRECTIONS, CommunicationCreateSchema, DecisionSchema,
-                                      DispatchSchema, ReplySchema, WaiverSchema, WrittenContactSchema)
+from backend.dispatch.models import STOPPED_STATUSES, DispatchDecision, Job, ServiceRequest
+from backend.dispatch.schemas import (CHANNELS, DIRECTIONS, ClosureSchema, CommunicationCreateSchema, DecisionSchema,
+                                      DispatchSchema, FeedbackSchema, ReplySchema, WaiverSchema, WrittenContactSchema)
 from backend.dispatch.sla import DeadlineKind
-from backend.dispatch.service import (CONTACT_LOGGERS, DECIDERS, DISPATCHERS, PLANNERS, READERS,
-                                      SERVICE_GROUP)
+from backend.dispatch.service import (CLOSERS, CONTACT_LOGGERS, DECIDERS, DISPATCHERS, FEEDBACK_METHODS,
+                                      FEEDBACK_RECORDERS, PLANNERS, READERS, SERVICE_GROUP)
 from backend.http.context import db, onsite
 
 FORM_FIELDS = {
@@ -35,6 +35,8 @@ FORM_FIELDS = {
     "dispatch_crew": ("technician_ids", "lead_id", "reason"),
     "waive": ("kind", "reason"),
     "decision": ("outcome", "reason"),
+    "feedback": ("method", "text"),
+    "closure": ("summary",),
 }
 REPLY_CHANNELS = ("phone", "letter", "email", "app")
 WRITTEN_CHANNELS = ("letter", "email", "app")
@@ -51,7 +53,7 @@ def _request(service_request_id: int, *, for_update: bool = False) -> ServiceReq
 def _pending(service_request: ServiceRequest, kind: str) -> bool:
     deadline = service_request.deadline(kind)
     return (deadline is not None and deadline.pending
-            and service_request.status != service.RequestStatus.REJECTED)
+            and service_request.status not in STOPPED_STATUSES)
 
 
 def _names(ids: set[int | None]) -> dict[int, str]:
@@ -72,14 +74,19 @@ def render_request(service_request: ServiceRequest, forms: dict[str, ConsoleForm
     decisions = {d.job_id: d for d in db().scalars(
         select(DispatchDecision).where(DispatchDecision.service_request_id == service_request.id))}
     dispatchable = service_request.status in service.DISPATCHABLE
+    state = service_request.status
+    open_ = state != service.RequestStatus.CLOSED  # INV-1: a closed request offers no action
     may = {
-        "log": user.has_any_role(frozenset(CONTACT_LOGGERS)),
+        "log": open_ and user.has_any_role(frozenset(CONTACT_LOGGERS)),
         "reply": user.has_any_role(frozenset(DISPATCHERS)) and _pending(service_request, DeadlineKind.REPLY),
         "written": (user.has_any_role(frozenset(SERVICE_GROUP))
                     and _pending(service_request, DeadlineKind.WRITTEN_CONTACT)),
         "candidates": user.has_any_role(frozenset(PLANNERS)) and dispatchable,
         "dispatch": user.has_any_role(frozenset(DISPATCHERS)) and dispatchable,
-        "manage": user.has_any_role(frozenset(DECIDERS)),
+        "manage": open_ and user.has_any_role(frozenset(DECIDERS)),
+        "feedback": state == service.RequestStatus.RESOLVED and user.has_any_role(frozenset(FEEDBACK_RECORDERS)),
+        "close": (state in (service.RequestStatus.FEEDBACK_GIVEN, service.RequestStatus.REJECTED)
+                  and user.has_any_role(frozenset(CLOSERS))),
     }
     candidates = []
     if may["candidates"]:
@@ -88,7 +95,10 @@ def render_request(service_request: ServiceRequest, forms: dict[str, ConsoleForm
                                                limit=DEFAULT_LIMIT)
     people = _names({c.logged_by_user_id for c in communications} | {d.waived_by_user_id for d in
                      service_request.deadlines} | {d.decided_by_user_id for d in decisions.values()}
-                    | {service_request.decided_by_user_id, service_request.registered_by_user_id})
+                    | {service_request.decided_by_user_id, service_request.registered_by_user_id,
+                       service_request.feedback_by_user_id, service_request.closed_by_user_id})
+    follows = (db().get(ServiceRequest, service_request.follows_request_id)
+               if service_request.follows_request_id else None)
     zone = station_zone(service_request.nearest_station)
     open_deadlines = [d for d in service_request.deadlines if d.current_status == "open"]
     return render_page(
@@ -96,7 +106,7 @@ def render_request(service_request: ServiceRequest, forms: dict[str, ConsoleForm
         zone=zone, now_local=datetime_local_value(now, zone), communications=communications, jobs=jobs,
         decisions=decisions, candidates=candidates, may=may, forms=forms, people=people,
         open_deadlines=open_deadlines, channels=CHANNELS, directions=DIRECTIONS, reply_channels=REPLY_CHANNELS,
-        written_channels=WRITTEN_CHANNELS)
+        written_channels=WRITTEN_CHANNELS, feedback_methods=FEEDBACK_METHODS, follows=follows)
 
 
 def _done(service_request: ServiceRequest, form: ConsoleForm, message: str, anchor: str) -> ResponseReturnValue:
@@ -185,3 +195,31 @@ def decide(service_request_id: int) -> ResponseReturnValue:
 
     form.submit(decide_)
     return _done(sr, form, _("The decision was recorded."), "decision")
+
+
+@bp.route("/requests/<id:service_request_id>/feedback", methods=["POST"])
+@console_page(*FEEDBACK_RECORDERS)
+def record_feedback(service_request_id: int) -> ResponseReturnValue:
+    sr = _request(service_request_id, for_update=True)
+    form = ConsoleForm("feedback", request.form, fields=FORM_FIELDS["feedback"])
+
+    def record() -> None:
+        form.check_version(sr.version)
+        service.record_feedback(db(), sr, actor_id=g.user.id, now=_now(), **form.load(FeedbackSchema()))
+
+    form.submit(record)
+    return _done(sr, form, _("The feedback was recorded."), "feedback")
+
+
+@bp.route("/requests/<id:service_request_id>/closure", methods=["POST"])
+@console_page(*CLOSERS)
+def close_request(service_request_id: int) -> ResponseReturnValue:
+    sr = _request(service_request_id, for_update=True)
+    form = ConsoleForm("closure", request.form, fields=FORM_FIELDS["closure"])
+
+    def close() -> None:
+        form.check_version(sr.version)
+        service.close_request(db(), sr, actor_id=g.user.id, now=_now(), **form.load(ClosureSchema()))
+
+    form.submit(close)
+    return _done(sr, form, _("The request is closed."), "closure")

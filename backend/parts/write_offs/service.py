@@ -25,7 +25,8 @@ def write_off_if_due(session: Session, installation: Installation, now: datetime
         return None
     write_off = WriteOff(installation=installation, job_id=installation.job_id, part_id=installation.part_id,
                          quantity=installation.quantity, serial=installation.new_serial,
-                         requisition_line_id=installation.requisition_line_id, written_off_at=now)
+                         requisition_line_id=installation.requisition_line_id, written_off_at=now,
+                         unit_price=installation.part.unit_price)
     session.add(write_off)
     return write_off
 

@@ -1,0 +1,1 @@
+"""Planning (RULES.md §11): joint dispatch plans and each technician's ordered day."""

@@ -1,0 +1,1 @@
+"""A technician's day as ordered stops (PLN-2)."""

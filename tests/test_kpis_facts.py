@@ -1,0 +1,321 @@
+"""KPI facts (issue 13): GET /api/v1/kpis reads fact rows kept as things happen; they must give exactly what
+aggregating the raw tables gives (backend.kpis.service.KPIS, the reference), whatever happened in whatever order,
+and `onsite kpi-facts check` must notice when they do not."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from backend.accounts.models import User
+from backend.callbacks.models import Callback, CallbackAttempt
+from backend.config import Settings
+from backend.customers.models import Customer, Unit
+from backend.dispatch.models import Deadline, Job, JobTechnician, ServiceRequest, SlaPolicy
+from backend.kpis.facts import FACT_TABLES, check, rebuild
+from backend.kpis.models import DeadlineFact, JobFact
+from backend.kpis.service import GroupBy, Query, Row, from_facts, from_raw_tables
+from backend.parts.models import Part
+from backend.reports.models import FieldReport, ReportPartLine
+from backend.stations.models import Station
+from backend.technicians.models import Technician
+
+BEGIN = datetime(2026, 1, 1, tzinfo=UTC)
+DAYS = 120
+STATIONS, TECHNICIANS, UNITS = 4, 8, 25
+
+
+def _at(rng: random.Random, after: datetime | None = None, within_days: float = DAYS) -> datetime:
+    start = after or BEGIN
+    return start + timedelta(seconds=rng.uniform(0, within_days * 86400))
+
+
+class History:
+    """Random field service, made through the ORM in many small transactions, the way the services change things:
+    requests and their deadlines, jobs with crews (declined, cancelled, re-dispatched, leads swapped), work done,
+    callbacks and their attempts (some reopening complaints later decided), reports signed and superseded with
+    part lines, deadlines settled one by one and in bulk, and rows deleted."""
+
+    def __init__(self, session: Session, rng: random.Random) -> None:
+        self.session, self.rng = session, rng
+        self.requests: list[ServiceRequest] = []
+        self.jobs: list[Job] = []
+        self.numbers = iter(range(1, 10**6))
+
+    def master_data(self) -> None:
+        s = self.session
+        s.add(SlaPolicy(version=1, radius_km=100, on_site_hours=24, reply_hours=12, written_contact_hours=12,
+                        created_at=BEGIN))
+        s.add_all(Station(id=i, code=f"S{i}", name=f"Station {i}", address="road", latitude=30.0 + i,
+                          longitude=110.0) for i in range(1, STATIONS + 1))
+        s.add_all(User(id=i, username=f"tech{i}", full_name=f"Tech {i}", password_hash="-")
+                  for i in range(1, TECHNICIANS + 1))
+        s.flush()
+        s.add_all(Technician(id=i, user_id=i, home_station_id=(i - 1) % STATIONS + 1)
+                  for i in range(1, TECHNICIANS + 1))
+        s.add(Customer(id=1, name="Transit", phones=[]))
+        s.flush()
+        s.add_all(Unit(id=i, customer_id=1, model="C12", serial_number=f"U{i}") for i in range(1, UNITS + 1))
+        s.add_all(Part(id=i, part_number=f"P{i}", name=f"Part {i}", unit_price=Decimal(10)) for i in (1, 2, 3))
+        s.commit()
+
+    def request(self, reported_at: datetime | None = None, **values: Any) -> ServiceRequest:
+        rng = self.rng
+        reported_at = reported_at or _at(rng)
+        engine = rng.random() < 0.3
+        request = ServiceRequest(
+            number=f"SR-T-{next(self.numbers):06d}", status="in_progress", customer_id=1,
+            unit_id=rng.randint(1, UNITS), site_address="somewhere", site_latitude=30.0, site_longitude=110.0,
+            fault_description="test", fault_category="chassis_engine" if engine else "body",
+            channel=rng.choice(("phone", "phone", "letter", "regulator")),
+            complaint_class=rng.choice(("quality", "non_quality")), supplier_needed=False, reported_at=reported_at,
+            policy_version=1, tier="on_site", distance_km=rng.uniform(1, 99),
+            nearest_station_id=rng.randint(1, STATIONS), decision=rng.choice((None, "accepted", "rejected")),
+            **values)
+        kinds = ("on_site", "written_contact") if engine else ("on_site",)
+        request.deadlines = [Deadline(kind=kind, due_at=reported_at + timedelta(hours=rng.choice((12, 24))),
+                                      status=rng.choice(("open", "met", "missed", "waived")))
+                             for kind in kinds]
+        self.session.add(request)
+        self.requests.append(request)
+        return request
+
+    def dispatch(self, request: ServiceRequest) -> Job:
+        rng = self.rng
+        crew = rng.sample(range(1, TECHNICIANS + 1), rng.choice((1, 1, 2)))
+        job = Job(service_request=request, status="assigned", assigned_at=request.reported_at + timedelta(hours=1),
+                  crew=[JobTechnician(technician_id=t, is_lead=n == 0) for n, t in enumerate(crew)])
+        self.session.add(job)
+        self.jobs.append(job)
+        return job
+
+    def live_job(self, request: ServiceRequest) -> Job | None:
+        return next((j for j in self.jobs if j.service_request is request
+                     and j.status not in ("declined", "cancelled")), None)
+
+    def play(self, steps: int) -> None:
+        self.master_data()
+        for _ in range(steps):
+            self.rng.choice(self.STEPS)(self)
+            self.session.commit()
+
+    # --- the steps, each one transaction ---
+
+    def new_requests(self) -> None:
+        for _ in range(self.rng.randint(1, 4)):
+            self.request()
+
+    def dispatch_some(self) -> None:
+        for request in self.rng.sample(self.requests, min(6, len(self.requests))):
+            if self.live_job(request) is None:
+                self.dispatch(request)
+
+    def work_done(self) -> None:
+        for job in self.rng.sample(self.jobs, min(4, len(self.jobs))):
+            if job.status not in ("declined", "cancelled"):
+                job.status = self.rng.choice(("completed", "approved"))
+                job.work_done_at = _at(self.rng, job.assigned_at, 3)
+
+    def decline_or_cancel(self) -> None:
+        if self.jobs:
+            job = self.rng.choice(self.jobs)
+            job.status = self.rng.choice(("declined", "cancelled"))
+
+    def swap_lead(self) -> None:
+        crewed = [j for j in self.jobs if len(j.crew) > 1]
+        if crewed:
+            job = self.rng.choice(crewed)
+            lead, other = sorted(job.crew, key=lambda m: not m.is_lead)[:2]
+            lead.is_lead = False
+            self.session.flush()  # one lead at a time (uq_job_technicians_one_lead)
+            other.is_lead = True
+
+    def change_crew(self) -> None:
+        if self.jobs:
+            job = self.rng.choice(self.jobs)
+            lead = next(m for m in job.crew if m.is_lead)
+            job.crew.remove(lead)
+            self.session.flush()
+            free = sorted(set(range(1, TECHNICIANS + 1)) - {m.technician_id for m in job.crew})
+            job.crew.append(JobTechnician(technician_id=self.rng.choice(free), is_lead=True))
+
+    def call_back(self) -> None:
+        rng = self.rng
+        for job in rng.sample(self.jobs, min(3, len(self.jobs))):
+            if job.work_done_at is None:
+                continue
+            callback = Callback(dedupe_key=f"service_quality:job:{job.id}:{next(self.numbers)}",
+                                kind=rng.choice(("service_quality", "service_quality", "follow_up")), sequence=1,
+                                service_request_id=job.service_request_id, job_id=job.id,
+                                status=rng.choice(("done", "open", "unreached")),
+                                due_at=job.work_done_at + timedelta(days=3), next_attempt_at=job.work_done_at,
+                                attempts_made=0, completed_at=_at(rng, job.work_done_at, 6))
+            for number in range(1, rng.randint(1, 3) + 1):
+                reached = rng.random() < 0.7
+                complaint = self.request(_at(rng, job.work_done_at, 5)) if reached and rng.random() < 0.4 else None
+                if complaint is not None:
+                    self.session.flush()
+                callback.attempts.append(CallbackAttempt(
+                    number=number, attempted_at=_at(rng, job.work_done_at, 6), reached=reached, method="phone",
+                    **{name: rng.randint(1, 5) if reached else None
+                       for name in ("attitude", "skill", "arrival_time", "promise_kept")},
+                    complaint_request_id=complaint and complaint.id))
+            self.session.add(callback)
+
+    def decide_complaints(self) -> None:
+        complaints = [r for r in self.requests if r.decision is None]
+        for request in self.rng.sample(complaints, min(3, len(complaints))):
+            request.decision = self.rng.choice(("accepted", "rejected"))
+            request.complaint_class = self.rng.choice(("quality", "non_quality"))
+
+    def settle_deadlines(self) -> None:
+        for request in self.rng.sample(self.requests, min(3, len(self.requests))):
+            for deadline in request.deadlines:
+                deadline.status = self.rng.choice(("met", "missed", "waived", "open"))
+
+    def settle_deadlines_in_bulk(self) -> None:
+        if self.requests:
+            ids = [r.id for r in self.rng.sample(self.requests, min(5, len(self.requests)))]
+            self.session.execute(update(Deadline).where(Deadline.service_request_id.in_(ids))
+                                 .values(status=self.rng.choice(("met", "missed"))))
+            self.session.expire_all()
+
+    def decide_in_bulk(self) -> None:
+        if self.requests:
+            request = self.rng.choice(self.requests)
+            self.session.execute(update(ServiceRequest).where(ServiceRequest.id == request.id)
+                                 .values(decision="accepted", complaint_class="non_quality"))
+            self.session.expire_all()
+
+    def report(self) -> None:
+        rng = self.rng
+        for job in rng.sample(self.jobs, min(3, len(self.jobs))):
+            current = self.session.scalar(select(FieldReport).where(FieldReport.job_id == job.id,
+                                                                    FieldReport.status != "superseded"))
+            version = 1
+            if current is not None:
+                current.status = "superseded"
+                version = current.version_no + 1
+                self.session.flush()
+            self.session.add(FieldReport(job_id=job.id, version_no=version, status=rng.choice(("draft", "signed")),
+                                         part_lines=[ReportPartLine(
+                                             line_no=n, part_id=p, part_number=f"P{p}", part_name="a part",
+                                             quantity=rng.randint(1, 4), reason="worn", covered_by_warranty=True)
+                                             for n, p in enumerate(rng.sample((1, 2, 3), rng.randint(0, 3)), 1)]))
+
+    def any(self, model: type[Any]) -> Any:
+        rows = self.session.scalars(select(model).order_by(*model.__table__.primary_key.columns)).all()
+        return self.rng.choice(rows) if rows else None
+
+    def edit_report_lines(self) -> None:
+        if (line := self.any(ReportPartLine)) is not None:
+            if self.rng.random() < 0.5:
+                line.quantity += 1
+            else:
+                self.session.delete(line)
+
+    def move_request(self) -> None:
+        if self.requests:
+            request = self.rng.choice(self.requests)
+            request.unit_id = self.rng.randint(1, UNITS)
+            request.nearest_station_id = self.rng.randint(1, STATIONS)
+            request.reported_at = _at(self.rng)
+
+    def delete_attempt(self) -> None:
+        if (attempt := self.any(CallbackAttempt)) is not None:
+            self.session.delete(attempt)
+
+    STEPS = (new_requests, new_requests, dispatch_some, dispatch_some, dispatch_some, work_done, work_done,
+             work_done, decline_or_cancel,
+             swap_lead, change_crew, call_back, call_back, decide_complaints, settle_deadlines,
+             settle_deadlines_in_bulk, decide_in_bulk, report, report, edit_report_lines, move_request,
+             delete_attempt)
+
+
+def _table(rows: list[Row]) -> list[tuple[Any, ...]]:
+    """Rows as comparable values: counts as numbers whatever type the database returned them in."""
+    def plain(value: Any) -> Any:
+        return float(value) if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool) else value
+    return [tuple(plain(v) for v in asdict(row).values()) for row in rows]
+
+
+@pytest.fixture
+def history(app, session: Session) -> History:  # noqa: ARG001  (app: a fresh database)
+    history = History(session, random.Random(20261129))
+    history.play(steps=150)
+    return history
+
+
+def test_the_facts_answer_exactly_as_the_raw_tables_do(history: History, session: Session,
+                                                        settings: Settings) -> None:
+    assert len(history.jobs) >= 40 and session.scalar(select(func.count()).select_from(JobFact)) > 20
+    rng = random.Random(7)
+    periods = [(BEGIN, BEGIN + timedelta(days=DAYS + 10))]  # everything
+    periods += [tuple(sorted((_at(rng), _at(rng)))) for _ in range(6)]  # arbitrary, to the microsecond
+    compared = 0
+    for start, end in periods:
+        now = _at(rng, start, 60)
+        for group_by in (None, *GroupBy):
+            for stations in (None, frozenset({1, 3})):
+                for days in (30, 3):  # the first-time-fix window as configured when asked
+                    q = Query(session, start, end, group_by, now, replace(settings, first_time_fix_days=days),
+                              stations)
+                    raw = _table(from_raw_tables(q))
+                    assert _table(from_facts(q)) == raw, (start, end, group_by, stations, days)
+                    compared += len(raw)
+    assert compared > 1000  # the comparisons were about something
+
+
+def test_check_agrees_after_any_history_and_a_rebuild_changes_nothing(history: History, session: Session) -> None:
+    connection = session.connection()
+    report = check(connection)
+    assert report.mismatches == 0, report.shown
+    assert report.checked["job facts"] == session.scalar(select(func.count()).select_from(JobFact))
+    kept = {t.name: sorted(map(tuple, connection.execute(select(*t.columns)))) for t in FACT_TABLES}
+    rebuild(connection)
+    assert {t.name: sorted(map(tuple, connection.execute(select(*t.columns)))) for t in FACT_TABLES} == kept
+
+
+def test_check_catches_a_tampered_missing_or_extra_fact(history: History, session: Session) -> None:
+    connection = session.connection()
+    job_id = session.scalar(select(JobFact.job_id).order_by(JobFact.job_id).limit(1))
+    connection.execute(update(JobFact).where(JobFact.job_id == job_id).values(parts=JobFact.parts + 1))
+    deadline_id = session.scalar(select(DeadlineFact.deadline_id).limit(1))
+    connection.execute(delete(DeadlineFact).where(DeadlineFact.deadline_id == deadline_id))
+    report = check(connection)
+    assert report.mismatches == 2
+    assert report.shown[0].startswith(f"job facts {job_id}: stored ")
+    assert report.shown[1].startswith(f"deadline facts {deadline_id}: stored None")
+    rebuild(connection)
+    assert check(connection).mismatches == 0
+
+
+def test_kpi_facts_commands(history: History, session: Session, database_url: str, tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from backend.cli import cli
+
+    def run(*args: str) -> Any:
+        env = {"ONSITE_DATABASE_URL": database_url, "ONSITE_INSTANCE_PATH": str(tmp_path / "instance")}
+        return CliRunner().invoke(cli, ["kpi-facts", *args], env=env, catch_exceptions=False)
+
+    session.close()
+    result = run("check")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1].endswith("all agree with the raw tables")
+    with session.begin():
+        session.execute(update(JobFact).values(covered=~JobFact.covered))
+    result = run("check")
+    assert result.exit_code == 1
+    assert "MISMATCH job facts" in result.output and "disagree with the raw tables" in result.output
+    result = run("rebuild")
+    assert result.exit_code == 0 and result.output.splitlines()[-1].startswith("KPI facts rebuilt (")
+    assert "job facts: " in result.output  # progress
+    assert run("check").exit_code == 0
