@@ -12,7 +12,8 @@ from itertools import product
 from typing import Any
 
 import psycopg
-from sqlalchemy import URL, DateTime, Insert, Integer, MetaData, Table, create_engine, event, inspect, make_url
+from sqlalchemy import (URL, DateTime, Insert, Integer, MetaData, Table, create_engine, event, inspect, make_url,
+                        select)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
@@ -242,8 +243,19 @@ def locked(session: Session, model: type[Any], ident: Any) -> Any:
     row then waits for the first to commit and decides on what it committed, instead of failing the version check
     at flush (see Versioned). On PostgreSQL it is FOR NO KEY UPDATE, the lock an UPDATE takes anyway, so rows
     referring to this one can still be inserted meanwhile; on SQLite the writer's BEGIN IMMEDIATE already holds the
-    database. Whoever locks several rows takes them in one order, a service request before its job."""
-    return session.get(model, ident, with_for_update={"key_share": True, "of": model}, populate_existing=True)
+    database. Whoever locks several rows takes them in one order, a service request before its job.
+
+    A row the session already holds (a technician's own record, loaded with the signed-in user) is locked first and
+    read afresh after: SQLAlchemy checks a held instance's version on a FOR UPDATE load and refuses one committed
+    meanwhile, the very case the lock is for."""
+    lock = {"key_share": True, "of": model}
+    if session.identity_map.get(session.identity_key(model, ident)) is None:
+        return session.get(model, ident, with_for_update=lock, populate_existing=True)
+    key_columns = inspect(model).primary_key
+    idents = ident if isinstance(ident, tuple) else (ident,)
+    session.execute(select(*key_columns).where(*(c == v for c, v in zip(key_columns, idents)))
+                    .with_for_update(**lock))
+    return session.get(model, ident, populate_existing=True)
 
 
 def insert_on_conflict(session: Session, table: Table) -> Insert:

@@ -24,7 +24,9 @@ from flask import Flask
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
+from backend.db import locked
 from backend.dispatch import views as dispatch_views
+from backend.technicians.models import Technician
 from tests.conftest import START, Api
 from tests.test_dispatch_support import ZHENGZHOU, Desk, desk, quick_passwords, settings  # noqa: F401
 
@@ -216,3 +218,23 @@ def test_a_deadlock_broken_by_the_database_is_a_503_to_retry_not_a_500(
     response = desk.agent.put(f"/api/v1/service-requests/{request['id']}/follow-up", json={"follow_up": True})
     assert response.status_code == 503, response.get_json()
     assert response.headers["Retry-After"] == "1"
+
+
+def test_locking_a_row_the_session_already_holds_reads_what_was_committed_meanwhile(desk: Desk) -> None:
+    """The signed-in technician's own record is loaded with the user; a position report then locks it. A report
+    committed in between must be read, not refused as a version clash (found by the position race above)."""
+    onsite = _app(desk).extensions["onsite"]
+    if onsite.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's writer holds the database from BEGIN: no other writer can commit in between")
+    technician_id = desk.technician(position=ZHENGZHOU)["id"]
+    holder, other = onsite.new_session(writer=True), onsite.new_session(writer=True)
+    try:
+        held = holder.get(Technician, technician_id)
+        version_held = held.version
+        other.get(Technician, technician_id).last_latitude = 30.0
+        other.commit()
+        assert locked(holder, Technician, technician_id) is held
+        assert (held.version, held.last_latitude) == (version_held + 1, 30.0)
+    finally:
+        holder.close()
+        other.close()
