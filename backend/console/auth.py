@@ -23,7 +23,7 @@ from backend.console.i18n import lazy_gettext as _l
 from backend.console.render import render_page
 from backend.errors import TooManyRequests, Unauthorized
 from backend.http.api import _set_audit_actor
-from backend.http.context import db, onsite
+from backend.http.context import db, load_signed_in_user, onsite
 
 _USER_KEY = "user_id"
 _EPOCH_KEY = "session_epoch"
@@ -37,7 +37,7 @@ def signed_in_user() -> User | None:
     user = None
     user_id = session.get(_USER_KEY)
     if user_id is not None:
-        user = db().get(User, user_id)
+        user = load_signed_in_user(db(), user_id)
         if (user is None or not accounts.session_is_current(user, session.get(_EPOCH_KEY, -1))
                 or not accounts.browser_session_is_live(db(), str(session.get(_FAMILY_KEY)), onsite().clock.now())):
             _end_session()

@@ -30,7 +30,8 @@ from backend.quality.models import Investigation
 from backend.reports.models import SIGNED, CompensationLine, FieldReport
 
 INCOME = "income"  # money collected from the customer (REP-6): not a cost, never allocated
-APPROVED = "approved"
+# A line's status: an expense's or a freight charge's (pending, approved, rejected); lines without one are approved.
+APPROVED, PENDING = "approved", "pending"
 # Ids per IN list: far below SQLite's and PostgreSQL's limits on bound parameters.
 _CHUNK = 500
 

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.accounts.models import Role, User
-from backend.costs.ledger.lines import APPROVED, CostLine, RequestFacts, Window, load_lines, request_facts
+from backend.costs.ledger.lines import APPROVED, PENDING, CostLine, RequestFacts, Window, load_lines, request_facts
 from backend.costs.ledger.rules import share_out
 from backend.costs.models import BorneBy, CostAllocation
 from backend.dispatch.models import Job, ServiceRequest
@@ -31,7 +31,6 @@ from backend.parts.models import ClaimStatus, SupplierClaim
 # Who reads the costs (001 §1.6, §1.9: quality judges responsibility, finance audits and allocates them).
 READERS = (Role.MANAGER, Role.FINANCE, Role.QUALITY)
 ALLOCATORS = (Role.FINANCE,)
-PENDING = "pending"
 ZERO = Decimal("0.00")
 
 
