@@ -12,8 +12,8 @@ from itertools import product
 from typing import Any
 
 import psycopg
-from sqlalchemy import (URL, DateTime, Insert, Integer, MetaData, Table, create_engine, event, inspect, make_url,
-                        select)
+from sqlalchemy import (URL, Connection, DateTime, Insert, Integer, MetaData, Table, create_engine, event, inspect,
+                        make_url, select)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
@@ -258,9 +258,9 @@ def locked(session: Session, model: type[Any], ident: Any) -> Any:
     return session.get(model, ident, populate_existing=True)
 
 
-def insert_on_conflict(session: Session, table: Table) -> Insert:
+def insert_on_conflict(bind: Session | Connection, table: Table) -> Insert:
     """INSERT with ON CONFLICT (an atomic upsert), which both supported databases spell the same way."""
-    dialect = session.get_bind().dialect.name
+    dialect = (bind.dialect if isinstance(bind, Connection) else bind.get_bind().dialect).name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)  # type: ignore[return-value]
 
 

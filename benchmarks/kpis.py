@@ -9,9 +9,11 @@ SLA deadlines, its lead technician, its service-quality callback and the attempt
 reopening complaints), its signed report with part lines, and for some an old part owed back; then derives the KPI
 facts with `onsite kpi-facts rebuild`'s function (the rows were inserted past the flush hook that keeps them).
 
-It then times, in the same run, over the whole year and over one month, ungrouped and by each grouping:
-before, the raw-table queries (backend.kpis.service.KPIS, one per KPI, still the reference); after, the queries
-GET /api/v1/kpis runs on the facts (FROM_FACTS, one per fact table); and says whether both gave the same answers.
+It then times, in the same run, over the whole year, one month, and eleven months from mid-month to mid-month,
+ungrouped and by each grouping: before, the raw-table queries (backend.kpis.service.KPIS, one per KPI, still the
+reference); the facts alone (the step before the rollups: FROM_FACTS with every period read from the facts); after,
+the queries GET /api/v1/kpis runs (FROM_FACTS: whole months from the rollups, the partial months at the ends of a
+period from the facts); and says whether all gave the same answers.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
@@ -42,6 +45,7 @@ from backend.customers.models import Customer, Unit  # noqa: E402
 from backend.dispatch.models import Deadline, Job, JobTechnician, ServiceRequest, SlaPolicy  # noqa: E402
 from backend.http.context import Onsite  # noqa: E402
 from backend.kpis.facts import rebuild  # noqa: E402
+from backend.kpis import service  # noqa: E402
 from backend.kpis.service import FROM_FACTS, KPIS, GroupBy, Query, Row  # noqa: E402
 from backend.parts.models import Installation, OldPartObligation, Part  # noqa: E402
 from backend.reports.models import FieldReport, ReportPartLine  # noqa: E402
@@ -79,45 +83,57 @@ def main() -> None:
             started = time.perf_counter()
             build(onsite, random.Random(args.seed), args.jobs)
             built = time.perf_counter() - started
-            # Bulk-inserted with Core, past the flush hook: the facts come from `onsite kpi-facts rebuild`'s
-            # function, as in migration 0012's backfill of an existing database.
+            # Bulk-inserted with Core, past the flush hook: the facts and their rollups come from
+            # `onsite kpi-facts rebuild`'s function, as in migration 0017's backfill of an existing database.
             started = time.perf_counter()
             with onsite.engine.begin() as conn:
                 rebuild(conn, progress=lambda message: print(f"\r  {message:<60}", end="", flush=True))
             rebuilt = time.perf_counter() - started
             print()
             finish(onsite)
-            print(f"built in {built:.0f} s, facts in {rebuilt:.0f} s ({path.stat().st_size / 2**30:.1f} GiB)",
+            print(f"built in {built:.0f} s, facts and rollups in {rebuilt:.0f} s ({path.stat().st_size / 2**30:.1f} GiB)",
                   flush=True)
 
         groupings: list[GroupBy | None] = [None, *GroupBy]
+        periods = {"year": (YEAR_START, YEAR_END), "month": MONTH, "mid-month": MID_MONTH}
+        timings: dict[tuple[str, str], Timing] = {}
         with onsite.new_session() as session:
-            print(f"\none year, seconds{'':<8}" + "".join(f"{str(g or 'ungrouped'):>12}" for g in groupings))
-            print("raw tables (before): one query per KPI")
-            raw_year = timed(session, settings, KPIS, (YEAR_START, YEAR_END), groupings, lambda rows: {"": rows})
-            print("KPI facts (after): one query per table")
-            fact_year = timed(session, settings, FROM_FACTS, (YEAR_START, YEAR_END), groupings, lambda rows: rows)
-            print(f"\none month ({MONTH[0]:%Y-%m}), seconds")
-            raw_month = timed(session, settings, KPIS, MONTH, groupings, lambda rows: {"": rows}, each=False,
-                              title="raw tables (before)")
-            fact_month = timed(session, settings, FROM_FACTS, MONTH, groupings, lambda rows: rows, each=False,
-                               title="KPI facts (after)")
-        differ = [f"{period} {g or 'ungrouped'}" for period, raw, facts in (("year", raw_year, fact_year),
-                                                                          ("month", raw_month, fact_month))
-                  for g in groupings if _table(raw.answers[g]) != _table(facts.answers[g])]
-        print(f"\nsame answers from both: {'yes' if not differ else 'NO: ' + ', '.join(differ)}")
+            for period, bounds in periods.items():
+                print(f"\n{PERIOD_TITLES[period]}, seconds{'':<4}"
+                      + "".join(f"{str(g or 'ungrouped'):>12}" for g in groupings), flush=True)
+                each = period == "year"
+                print("raw tables (before): one query per KPI")
+                timings[period, "raw"] = timed(session, settings, KPIS, bounds, groupings, lambda rows: {"": rows},
+                                               each=each)
+                if period != "mid-month":
+                    print("facts alone: one query per table")
+                    with mock.patch.object(service, "split_period", lambda start, end: ([], [(start, end)])):
+                        timings[period, "facts"] = timed(session, settings, FROM_FACTS, bounds, groupings,
+                                                         lambda rows: rows, each=each)
+                print("rollups and facts (after): one query per table")
+                timings[period, "after"] = timed(session, settings, FROM_FACTS, bounds, groupings, lambda rows: rows,
+                                                 each=each)
+        differ = [f"{period} {way} {g or 'ungrouped'}" for (period, way), timing in timings.items()
+                  for g in groupings if _table(timing.answers[g]) != _table(timings[period, "raw"].answers[g])]
+        print(f"\nsame answers from all: {'yes' if not differ else 'NO: ' + ', '.join(differ)}")
 
-        def figures(timing: Timing) -> str:
-            return ", ".join(f"{timing.totals[g]:.2f} s {g or 'ungrouped'}" for g in groupings)
+        def figures(period: str, way: str) -> str:
+            return ", ".join(f"{timings[period, way].totals[g]:.3f} s {g or 'ungrouped'}" for g in groupings)
 
         print(f"SUMMARY {args.jobs:,} jobs over a year, SQLite, all {len(KPIS)} KPIs: year from the raw tables "
-              f"{figures(raw_year)}; from the facts {figures(fact_year)}; one month from the raw tables "
-              f"{figures(raw_month)}; from the facts {figures(fact_month)}; same answers: {not differ}; "
-              f"data built in {built:.0f} s, facts rebuilt in {rebuilt:.0f} s")
+              f"{figures('year', 'raw')}; from the facts alone {figures('year', 'facts')}; from rollups and facts "
+              f"{figures('year', 'after')}; one month from the raw tables {figures('month', 'raw')}; from the facts "
+              f"alone {figures('month', 'facts')}; from rollups and facts {figures('month', 'after')}; mid-month to "
+              f"mid-month from the raw tables {figures('mid-month', 'raw')}; from rollups and facts "
+              f"{figures('mid-month', 'after')}; same answers: {not differ}; data built in {built:.0f} s, facts "
+              f"and rollups rebuilt in {rebuilt:.0f} s")
         onsite.engine.dispose()
 
 
 MONTH = (datetime(2025, 6, 1, tzinfo=UTC), datetime(2025, 7, 1, tzinfo=UTC))
+MID_MONTH = (datetime(2025, 1, 16, tzinfo=UTC), datetime(2025, 12, 16, tzinfo=UTC))  # 10 whole months, 2 halves
+PERIOD_TITLES = {"year": "one year", "month": f"one month ({MONTH[0]:%Y-%m})",
+                 "mid-month": f"{MID_MONTH[0]:%Y-%m-%d} to {MID_MONTH[1]:%Y-%m-%d}"}
 
 
 @dataclass

@@ -30,7 +30,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 import argparse  # noqa: E402
 import json  # noqa: E402
@@ -195,7 +196,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)
         roots = [("baseline", args.baseline.resolve())] if args.baseline else []
-        targets = [make_target(label, root, folder / label) for label, root in [*roots, ("current", _HERE.parent)]]
+        targets = [make_target(label, root, folder / label) for label, root in [*roots, ("current", ROOT)]]
         (folder / "ping_app.py").write_text(PING_APP)
         log = (folder / "servers.log").open("w")
         ping_port = free_port()

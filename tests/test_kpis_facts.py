@@ -5,8 +5,9 @@ and `onsite kpi-facts check` must notice when they do not."""
 from __future__ import annotations
 
 import random
+import threading
 from dataclasses import asdict, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -20,8 +21,9 @@ from backend.config import Settings
 from backend.customers.models import Customer, Unit
 from backend.dispatch.models import Deadline, Job, JobTechnician, ServiceRequest, SlaPolicy
 from backend.kpis.facts import FACT_TABLES, check, rebuild
-from backend.kpis.models import DeadlineFact, JobFact
-from backend.kpis.service import GroupBy, Query, Row, from_facts, from_raw_tables
+from backend.kpis.models import DeadlineFact, JobFact, JobRollup
+from backend.kpis.rollups import ROLLUPS, window_of
+from backend.kpis.service import GroupBy, Query, Row, from_facts, from_raw_tables, split_period
 from backend.parts.models import Part
 from backend.reports.models import FieldReport, ReportPartLine
 from backend.stations.models import Station
@@ -259,6 +261,9 @@ def test_the_facts_answer_exactly_as_the_raw_tables_do(history: History, session
     rng = random.Random(7)
     periods = [(BEGIN, BEGIN + timedelta(days=DAYS + 10))]  # everything
     periods += [tuple(sorted((_at(rng), _at(rng)))) for _ in range(6)]  # arbitrary, to the microsecond
+    # whole months only (from the rollups), and whole months with a partial one before (rollups and facts)
+    periods += [(datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC)),
+                (datetime(2026, 1, 20, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC))]
     compared = 0
     for start, end in periods:
         now = _at(rng, start, 60)
@@ -273,14 +278,23 @@ def test_the_facts_answer_exactly_as_the_raw_tables_do(history: History, session
     assert compared > 1000  # the comparisons were about something
 
 
+def _stored(connection: Any) -> dict[str, list[tuple[Any, ...]]]:
+    """Every fact, and every rollup row that counts something (one whose counts all went back to 0 is no row)."""
+    facts = {t.name: sorted(map(tuple, connection.execute(select(*t.columns)))) for t in FACT_TABLES}
+    rollups = {r.name: sorted(row for row in map(tuple, connection.execute(select(r.model.__table__)))
+                              if any(row[len(r.key_names):])) for r in ROLLUPS}
+    return facts | rollups
+
+
 def test_check_agrees_after_any_history_and_a_rebuild_changes_nothing(history: History, session: Session) -> None:
     connection = session.connection()
     report = check(connection)
     assert report.mismatches == 0, report.shown
     assert report.checked["job facts"] == session.scalar(select(func.count()).select_from(JobFact))
-    kept = {t.name: sorted(map(tuple, connection.execute(select(*t.columns)))) for t in FACT_TABLES}
+    assert report.checked["job rollups"] > 10
+    kept = _stored(connection)
     rebuild(connection)
-    assert {t.name: sorted(map(tuple, connection.execute(select(*t.columns)))) for t in FACT_TABLES} == kept
+    assert _stored(connection) == kept
 
 
 def test_check_catches_a_tampered_missing_or_extra_fact(history: History, session: Session) -> None:
@@ -290,11 +304,90 @@ def test_check_catches_a_tampered_missing_or_extra_fact(history: History, sessio
     deadline_id = session.scalar(select(DeadlineFact.deadline_id).limit(1))
     connection.execute(delete(DeadlineFact).where(DeadlineFact.deadline_id == deadline_id))
     report = check(connection)
-    assert report.mismatches == 2
+    # Each tampered fact disagrees with the raw tables, and the rollup row it was counted in with the facts.
+    assert report.mismatches == 4, report.shown
     assert report.shown[0].startswith(f"job facts {job_id}: stored ")
     assert report.shown[1].startswith(f"deadline facts {deadline_id}: stored None")
+    assert report.shown[2].startswith("job rollups (month 2026-")
+    assert report.shown[3].startswith("deadline rollups (month 2026-")
     rebuild(connection)
     assert check(connection).mismatches == 0
+
+
+def test_whole_months_are_read_from_the_rollups_and_check_catches_a_tampered_one(
+        history: History, session: Session, settings: Settings) -> None:
+    february = Query(session, datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC), None,
+                     BEGIN + timedelta(days=DAYS), settings)
+    assert _table(from_facts(february)) == _table(from_raw_tables(february))
+    connection = session.connection()
+    connection.execute(update(JobRollup).where(JobRollup.month == "2026-02").values(jobs=JobRollup.jobs + 1))
+    assert _table(from_facts(february)) != _table(from_raw_tables(february))
+    report = check(connection)
+    assert report.mismatches >= 1 and all(line.startswith("job rollups (month 2026-02") for line in report.shown)
+    rebuild(connection)
+    assert check(connection).mismatches == 0
+    assert _table(from_facts(february)) == _table(from_raw_tables(february))
+
+
+def test_a_changed_first_time_fix_window_is_answered_from_the_facts_until_a_rebuild(
+        history: History, session: Session, settings: Settings) -> None:
+    """The job rollups count revisits within the window they were built with; asked for another, first-time fix
+    still comes out right, and a rebuild with the new window puts the rollups back in use."""
+    connection = session.connection()
+    assert window_of(connection) == settings.first_time_fix_days
+    ten_days = replace(settings, first_time_fix_days=10)
+    year = Query(session, BEGIN, BEGIN + timedelta(days=DAYS + 10), GroupBy.MONTH, BEGIN + timedelta(days=DAYS),
+                 ten_days)
+    assert _table(from_facts(year)) == _table(from_raw_tables(year))
+    rebuild(connection, window=10)
+    assert window_of(connection) == 10 and check(connection).mismatches == 0
+    assert _table(from_facts(year)) == _table(from_raw_tables(year))
+    connection.execute(update(JobRollup).values(revisited=JobRollup.revisited + 1))  # now read: they count
+    assert _table(from_facts(year)) != _table(from_raw_tables(year))
+
+
+def test_two_transactions_changing_one_jobs_facts_at_once_leave_facts_and_rollups_right(
+        app, session: Session) -> None:
+    """A job's work is done in one transaction while another registers the unit's next request, which ends the
+    job's first-time fix. Each derives the job's facts. On PostgreSQL (READ COMMITTED) the second used to derive
+    them from a view missing the first's uncommitted change, and keep them so; now it waits for the first and
+    derives from what it committed. (On SQLite the second writer waits at BEGIN.)"""
+    h = History(session, random.Random(1))
+    h.master_data()
+    request = h.request(BEGIN)
+    request.unit_id = 1
+    job = h.dispatch(request)
+    session.commit()
+    job_id = job.id
+    onsite = app.extensions["onsite"]
+    first, second = onsite.new_session(writer=True), onsite.new_session(writer=True)
+    try:
+        job = first.get(Job, job_id)
+        job.status, job.work_done_at = "completed", BEGIN + timedelta(hours=2)
+        first.flush()
+
+        def next_request() -> None:
+            other = History(second, random.Random(2))
+            other.numbers = iter(range(500, 10**6))
+            other.request(BEGIN + timedelta(hours=3)).unit_id = 1
+            second.commit()
+
+        thread = threading.Thread(target=next_request)
+        thread.start()
+        thread.join(0.5)
+        assert thread.is_alive()  # waiting for the first transaction
+        first.commit()
+        thread.join(30)
+        assert not thread.is_alive()
+    finally:
+        first.close()
+        second.close()
+    session.rollback()
+    connection = session.connection()
+    assert check(connection).mismatches == 0, check(connection).shown
+    fact = session.get(JobFact, job_id)
+    assert fact is not None and fact.next_request_at == BEGIN + timedelta(hours=3)
+    assert connection.scalar(select(func.sum(JobRollup.revisited))) == 1
 
 
 def test_kpi_facts_commands(history: History, session: Session, database_url: str, tmp_path) -> None:
@@ -319,3 +412,18 @@ def test_kpi_facts_commands(history: History, session: Session, database_url: st
     assert result.exit_code == 0 and result.output.splitlines()[-1].startswith("KPI facts rebuilt (")
     assert "job facts: " in result.output  # progress
     assert run("check").exit_code == 0
+
+
+def test_a_period_splits_into_whole_utc_months_and_the_partial_ends() -> None:
+    def utc(*args: int) -> datetime:
+        return datetime(*args, tzinfo=UTC)
+
+    assert split_period(utc(2025, 11, 16), utc(2026, 2, 10)) == (
+        ["2025-12", "2026-01"], [(utc(2025, 11, 16), utc(2025, 12, 1)), (utc(2026, 2, 1), utc(2026, 2, 10))])
+    assert split_period(utc(2025, 6, 1), utc(2025, 7, 1)) == (["2025-06"], [])
+    # 08:00 in Beijing on 1 June is midnight UTC: June is whole
+    beijing = timezone(timedelta(hours=8))
+    assert split_period(datetime(2025, 6, 1, 8, tzinfo=beijing), utc(2025, 7, 1))[0] == ["2025-06"]
+    assert split_period(utc(2025, 6, 2), utc(2025, 7, 1)) == ([], [(utc(2025, 6, 2), utc(2025, 7, 1))])
+    assert split_period(utc(9999, 12, 1), utc(9999, 12, 31)) == ([], [(utc(9999, 12, 1), utc(9999, 12, 31))])
+    assert split_period(utc(1, 1, 1), utc(1, 3, 1)) == (["0001-01", "0001-02"], [])

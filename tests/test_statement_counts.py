@@ -168,6 +168,9 @@ def test_intake_statements(app: Flask, desk: Desk, floor: dict[str, Any], monkey
     # the one the nearest-station search found, not read again.
     assert len(statements) - len(facts) == 9, listing(statements)
     assert response.get_json()["nearest_station"]["code"] == "ZZ"
-    # The new request's KPI facts, derived in the same transaction: the jobs its facts could feed (none yet); then
-    # for each of the four fact tables (jobs, ratings, requests, deadlines) a DELETE and an INSERT ... SELECT.
-    assert len(facts) == 9, listing(facts)
+    # The new request's KPI facts, derived in the same transaction: the jobs its facts could feed (the unit's earlier
+    # job: a new request ends its first-time fix); the first-time-fix window the job rollups count with; for each of
+    # the four fact tables (jobs, ratings, requests, deadlines) a DELETE ... RETURNING and an INSERT ... SELECT ...
+    # RETURNING; then one upsert into the rollups of each table whose rollups moved (the new request and its
+    # deadline; the earlier job's facts came out the same).
+    assert len(facts) == 12, listing(facts)

@@ -8,6 +8,7 @@ three ways, so there is one definition of every fact:
   on a raw table outside the ORM is not seen: run `onsite kpi-facts rebuild` after one.
 - `rebuild`: all of them, in chunks of source ids (`onsite kpi-facts rebuild`, and migration 0012's backfill);
 - `check`: the stored rows against freshly derived ones (`onsite kpi-facts check`).
+Every change of facts moves their rollups (backend.kpis.rollups) in the same statements.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from backend.db import insert_on_conflict
 from backend.dispatch.models import Deadline, Job, JobTechnician, ServiceRequest
 from backend.dispatch.sla import DeadlineStatus
 from backend.kpis.models import DeadlineFact, JobFact, RatingFact, RequestFact
+from backend.kpis.rollups import DEFAULT_WINDOW, ROLLUP_OF, Rollup, compare_rollups, rebuild_rollups, window_of
 from backend.reports.models import SIGNED, FieldReport, ReportPartLine
 
 # --- what the KPIs count, shared by the facts and by backend.kpis.service's raw-table queries -------------------
@@ -89,7 +91,7 @@ def _job_rows(keep: ColumnElement[bool]) -> Select[Any]:
 
 
 def _rating_rows(keep: ColumnElement[bool]) -> Select[Any]:
-    return (select(CallbackAttempt.id, CallbackAttempt.attempted_at, ServiceRequest.nearest_station_id,
+    return (select(CallbackAttempt.id, Job.id, CallbackAttempt.attempted_at, ServiceRequest.nearest_station_id,
                    _lead_of(Job.id), rating())
             .join(Callback, Callback.id == CallbackAttempt.callback_id)
             .join(Job, Job.id == Callback.job_id)
@@ -103,7 +105,7 @@ def _request_rows(keep: ColumnElement[bool]) -> Select[Any]:
 
 
 def _deadline_rows(keep: ColumnElement[bool]) -> Select[Any]:
-    return (select(Deadline.id, Deadline.due_at, Deadline.kind, ServiceRequest.nearest_station_id,
+    return (select(Deadline.id, ServiceRequest.id, Deadline.due_at, Deadline.kind, ServiceRequest.nearest_station_id,
                    _live_lead_of(ServiceRequest.id), Deadline.status == DeadlineStatus.MET)
             .join(ServiceRequest, ServiceRequest.id == Deadline.service_request_id)
             .where(Deadline.status != DeadlineStatus.WAIVED, keep))
@@ -116,17 +118,23 @@ class FactTable:
     rows: Callable[[ColumnElement[bool]], Select[Any]]  # the facts, given a condition on `source`
     sources: Any  # the id of what the facts are derived, refreshed, rebuilt and checked by: a job or a request
     source: Any  # that id as `rows` reads it
-    stored_of: Callable[[Any], ColumnElement[bool]]  # the stored facts of the sources in `ids`
+    derived_from: Any  # that id as the fact table holds it
 
     @property
     def columns(self) -> list[Any]:
         return list(self.model.__table__.columns)
 
+    @property
+    def rollup(self) -> Rollup:
+        return ROLLUP_OF[self.model]
+
     # The statements are built once (building one costs far more than running it on a few rows), with parameters:
     # `ids` (a list) or `low` and `high` (a range of source ids).
     @cached_property
     def forget(self) -> Any:
-        return delete(self.model).where(self.stored_of(bindparam("ids", expanding=True)))
+        """Deletes the facts of `ids`, returning each one's rollup key and contributions."""
+        return (delete(self.model).where(self.derived_from.in_(bindparam("ids", expanding=True)))
+                .returning(*self.rollup.keyed(self.model)))
 
     @cached_property
     def rows_of_ids(self) -> Select[Any]:
@@ -142,37 +150,43 @@ class FactTable:
 
     @cached_property
     def stored_in_range(self) -> Select[Any]:
-        return select(*self.columns).where(self.stored_of(
+        # Through the sources, so a fact whose job or request is gone is not in any range (check counts them).
+        return select(*self.columns).where(self.derived_from.in_(
             select(self.sources).where(self.sources >= bindparam("low"), self.sources < bindparam("high"))))
 
 
-def _attempts_of(job_ids: Any) -> Any:
-    return (select(CallbackAttempt.id).join(Callback, Callback.id == CallbackAttempt.callback_id)
-            .where(Callback.job_id.in_(job_ids)))
-
-
-BY_JOB = (FactTable("job facts", JobFact, _job_rows, Job.id, Job.id, JobFact.job_id.in_),
-          FactTable("rating facts", RatingFact, _rating_rows, Job.id, Callback.job_id,
-                    lambda ids: RatingFact.attempt_id.in_(_attempts_of(ids))))
+BY_JOB = (FactTable("job facts", JobFact, _job_rows, Job.id, Job.id, JobFact.job_id),
+          FactTable("rating facts", RatingFact, _rating_rows, Job.id, Callback.job_id, RatingFact.job_id))
 BY_REQUEST = (FactTable("request facts", RequestFact, _request_rows, ServiceRequest.id, ServiceRequest.id,
-                        RequestFact.request_id.in_),
+                        RequestFact.request_id),
               FactTable("deadline facts", DeadlineFact, _deadline_rows, ServiceRequest.id,
-                        Deadline.service_request_id,
-                        lambda ids: DeadlineFact.deadline_id.in_(
-                            select(Deadline.id).where(Deadline.service_request_id.in_(ids)))))
+                        Deadline.service_request_id, DeadlineFact.request_id))
 FACT_TABLES = BY_JOB + BY_REQUEST
 
 
-def _replace(session: Session, table: FactTable, ids: list[int]) -> None:
-    """Derive the facts of these sources again: delete what is stored, insert what the raw tables say now."""
-    connection = session.connection()
-    connection.execute(table.forget, {"ids": ids})
-    # An upsert: on PostgreSQL a concurrent transaction deriving the same facts (from other rows it changed) may
-    # have inserted one since the DELETE; this one's values replace it instead of failing on the key.
-    upsert = insert_on_conflict(session, table.model.__table__).from_select(table.columns, table.rows_of_ids)
-    connection.execute(upsert.on_conflict_do_update(
-        index_elements=[table.columns[0]], set_={c.name: upsert.excluded[c.name] for c in table.columns[1:]}),
-        {"ids": ids})
+_DERIVE: dict[tuple[str, str], Any] = {}  # (fact table, dialect): its INSERT ... SELECT, built once
+
+
+def _derive(connection: Connection, table: FactTable) -> Any:
+    """Inserts the facts the raw tables give for `ids`, returning each one's rollup key and contributions. An
+    upsert, as a safety net: refresh() locks the sources first, so no other transaction can have inserted one of
+    these facts since the DELETE."""
+    key = (table.name, connection.dialect.name)
+    if key not in _DERIVE:
+        upsert = insert_on_conflict(connection, table.model.__table__).from_select(table.columns, table.rows_of_ids)
+        _DERIVE[key] = (upsert.on_conflict_do_update(
+            index_elements=[table.columns[0]], set_={c.name: upsert.excluded[c.name] for c in table.columns[1:]})
+            .returning(*table.rollup.keyed(table.model)))
+    return _DERIVE[key]
+
+
+def _replace(connection: Connection, table: FactTable, ids: list[int], window: float) -> None:
+    """Derive the facts of these sources again (delete what is stored, insert what the raw tables say now) and move
+    the rollups by the difference."""
+    parameters = {"ids": ids, "window": window}
+    taken = connection.execute(table.forget, parameters).all()
+    added = connection.execute(_derive(connection, table), parameters).all()
+    table.rollup.apply(connection, taken, added)
 
 
 # --- as it happens -----------------------------------------------------------------------------------------------
@@ -230,10 +244,19 @@ def refresh(session: Session, touched: Touched) -> None:
     jobs.discard(None)
     if touched.crews:
         requests |= set(connection.scalars(select(Job.service_request_id).where(Job.id.in_(touched.crews))))
+    requests.discard(None)
+    if connection.dialect.name == "postgresql":
+        # Another transaction deriving facts of the same job or request waits until this one commits, then derives
+        # them from what this one wrote: neither derives from a view missing the other's change, and the rollups
+        # move by what really changed. Jobs first, then requests, each in id order.
+        for source, ids in ((Job.id, jobs), (ServiceRequest.id, requests)):
+            if ids:
+                connection.execute(select(source).where(source.in_(sorted(ids))).order_by(source).with_for_update())
+    window = window_of(connection) if jobs else DEFAULT_WINDOW  # only the job rollups count revisits
     for tables, ids in ((BY_JOB, jobs), (BY_REQUEST, requests)):
         for chunk in _chunks(sorted(ids), 5_000):
             for table in tables:
-                _replace(session, table, chunk)
+                _replace(connection, table, chunk, window)
 
 
 def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
@@ -311,14 +334,22 @@ def _count(connection: Connection, table: FactTable) -> int:
     return connection.scalar(select(func.count()).select_from(table.model)) or 0
 
 
-def rebuild(connection: Connection, progress: Callable[[str], None] = lambda _m: None) -> dict[str, int]:
-    """Every fact derived again from the raw tables; returns the facts written, by table."""
+def rebuild_facts(connection: Connection, progress: Callable[[str], None] = lambda _m: None) -> dict[str, int]:
+    """Every fact derived again from the raw tables (the rollups left as they are); returns the facts written, by
+    table."""
     for table in FACT_TABLES:
         connection.execute(delete(table.model))
         for chunk in _chunks_of(connection, table):
             connection.execute(table.derive_range, chunk.bounds)
             progress(f"{table.name}: {chunk.done:,}/{chunk.total:,} {chunk.what}")
     return {table.name: _count(connection, table) for table in FACT_TABLES}
+
+
+def rebuild(connection: Connection, progress: Callable[[str], None] = lambda _m: None,
+            window: float = DEFAULT_WINDOW) -> dict[str, int]:
+    """Every fact derived again from the raw tables, then every rollup summed again from the facts with revisits
+    counted within `window` days (the configured first-time-fix window); returns the rows written, by table."""
+    return rebuild_facts(connection, progress) | rebuild_rollups(connection, window, progress)
 
 
 @dataclass
@@ -341,8 +372,8 @@ class CheckReport:
 
 def check(connection: Connection, progress: Callable[[str], None] = lambda _m: None,
           limit: int = 100) -> CheckReport:
-    """Every stored fact against the one the raw tables give now: missing, extra or different (the first `limit`
-    described). Reads only."""
+    """Every stored fact against the one the raw tables give now, and every rollup row against the facts summed:
+    missing, extra or different (the first `limit` described). Reads only."""
     report = CheckReport()
     for table in FACT_TABLES:
         checked = 0
@@ -358,4 +389,6 @@ def check(connection: Connection, progress: Callable[[str], None] = lambda _m: N
         if (orphans := _count(connection, table) - checked) > 0:  # e.g. a rating left on a callback of no job
             report.mismatch(f"{table.name}: {orphans:,} stored facts belong to no job or request", limit)
         report.checked[table.name] = checked
+    report.checked |= compare_rollups(connection, lambda text: report.mismatch(text, limit))
+    progress("rollups compared with the facts")
     return report

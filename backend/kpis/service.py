@@ -33,16 +33,12 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import MAXYEAR, UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Select, String, and_, case, cast, exists, func, literal, null, select
-from sqlalchemy.ext.compiler import compiles
+from sqlalchemy import ColumnElement, Float, Select, and_, case, cast, exists, func, literal, null, select, union_all
 from sqlalchemy.orm import Session, aliased
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
-from sqlalchemy.types import Boolean
 
 from backend.accounts.models import User
 from backend.accounts.scope import stations_of, within_stations
@@ -52,6 +48,8 @@ from backend.dispatch.models import Deadline, Job, JobTechnician, ServiceRequest
 from backend.dispatch.sla import DeadlineStatus
 from backend.kpis.facts import NOT_LIVE, complained, covered, rating
 from backend.kpis.models import DeadlineFact, JobFact, RatingFact, RequestFact
+from backend.kpis.rollups import NO_LEAD, ROLLUP_OF, Rollup, window_of
+from backend.kpis.sql import MonthOf, WithinDays
 from backend.parts.models import ObligationStatus, OldPartObligation
 from backend.reports.models import SIGNED, FieldReport, ReportPartLine
 
@@ -98,46 +96,6 @@ class Row:
         return TARGETS[self.kpi].met(self.value) if self.kpi in TARGETS else None
 
 
-# --- SQL that differs by dialect ---------------------------------------------------------------------------------
-
-class MonthOf(FunctionElement[str]):
-    """`YYYY-MM` of a UTC timestamp column."""
-
-    type = String()
-    inherit_cache = True
-
-
-@compiles(MonthOf)
-def _month_sqlite(element: MonthOf, compiler: SQLCompiler, **kw: Any) -> str:
-    # SQLite keeps UTC timestamps as ISO text.
-    return f"strftime('%Y-%m', {compiler.process(element.clauses, **kw)})"
-
-
-@compiles(MonthOf, "postgresql")
-def _month_postgresql(element: MonthOf, compiler: SQLCompiler, **kw: Any) -> str:
-    # In UTC whatever the session's time zone.
-    return f"to_char({compiler.process(element.clauses, **kw)} AT TIME ZONE 'UTC', 'YYYY-MM')"
-
-
-class WithinDays(FunctionElement[bool]):
-    """WithinDays(later, earlier, days): timestamp `later` is at most `days` days after timestamp `earlier`."""
-
-    type = Boolean()
-    inherit_cache = True
-
-
-@compiles(WithinDays)
-def _within_sqlite(element: WithinDays, compiler: SQLCompiler, **kw: Any) -> str:
-    later, earlier, days = (compiler.process(c, **kw) for c in element.clauses)
-    return f"julianday({later}) <= julianday({earlier}) + {days}"
-
-
-@compiles(WithinDays, "postgresql")
-def _within_postgresql(element: WithinDays, compiler: SQLCompiler, **kw: Any) -> str:
-    later, earlier, days = (compiler.process(c, **kw) for c in element.clauses)
-    return f"{later} <= {earlier} + make_interval(secs => {days} * 86400)"
-
-
 # --- the queries -------------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -155,11 +113,12 @@ class Query:
     def in_scope(self, station_column: Any) -> ColumnElement[bool]:
         return within_stations(station_column, self.stations)
 
-    def group(self, *, station: Any, technician: Any, month_of: Any) -> ColumnElement[Any]:
+    def group(self, *, station: Any, technician: Any, month_of: Any = None, month: Any = None) -> ColumnElement[Any]:
+        """The grouping column: `month` is a YYYY-MM column, `month_of` a timestamp to take it of."""
         if self.group_by is None:
             return null().label("grp")
         column = {GroupBy.STATION: station, GroupBy.TECHNICIAN: technician,
-                  GroupBy.MONTH: MonthOf(month_of)}[self.group_by]
+                  GroupBy.MONTH: MonthOf(month_of) if month is None else month}[self.group_by]
         return column.label("grp")
 
     def run(self, stmt: Select[Any]) -> list[Any]:
@@ -333,38 +292,87 @@ def from_raw_tables(q: Query) -> list[Row]:
     return [row for kpi in KPIS.values() for row in kpi(q)]
 
 
-# --- from the facts ----------------------------------------------------------------------------------------------
-# The same figures read from backend.kpis.models' fact tables: one query per table, each reading one time-ordered
-# index. The five KPIs about jobs done share one.
+# --- from the facts and their rollups ---------------------------------------------------------------------------
+# The same figures read from backend.kpis.models: a period's whole UTC months from the rollups, the partial months
+# at its ends from the facts (each fact table has one index led by its time), one query per fact table. The five
+# KPIs about jobs done share one.
 
-def _of_facts(q: Query, fact: Any, at: Any, *columns: Any) -> Select[Any]:
-    grp = q.group(station=fact.station_id, technician=fact.technician_id, month_of=at)
-    return select(grp, *columns).where(q.in_period(at), q.in_scope(fact.station_id))
+def split_period(start: datetime, end: datetime) -> tuple[list[str], list[tuple[datetime, datetime]]]:
+    """The whole UTC months within [start, end) (YYYY-MM), and the rest of it as half-open intervals."""
+
+    def next_month(at: datetime) -> datetime | None:
+        if (at.year, at.month) == (MAXYEAR, 12):
+            return None
+        return at.replace(year=at.year + at.month // 12, month=at.month % 12 + 1, day=1, hour=0, minute=0, second=0,
+                          microsecond=0)
+
+    try:
+        month_start = start.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    except OverflowError:  # the first hours of year 1 in a zone east of UTC: no whole month starts that early
+        return [], [(start, end)]
+    first = month_start if month_start >= start else next_month(month_start)
+    months, cursor = [], first
+    while cursor is not None and (following := next_month(cursor)) is not None and following <= end:
+        months.append(f"{cursor.year:04d}-{cursor.month:02d}")  # as MonthOf spells it, year 1 too
+        cursor = following
+    if not months or first is None or cursor is None:
+        return [], [(start, end)]
+    return months, [(low, high) for low, high in ((start, first), (cursor, end)) if low < high]
+
+
+def _summed(q: Query, rollup: Rollup, end: datetime, *, whole_months: bool = True) -> list[Any]:
+    """Per group (and per the rollup's own keys, e.g. deadline kind): the sum of each of the rollup's measures over
+    [q.start, end), then how many lead technicians contributed. Groups with nothing in them are left out, as the
+    raw tables' GROUP BY leaves them out."""
+    months, edges = split_period(q.start, end) if whole_months else ([], [(q.start, end)])
+    parts = []
+    if months:
+        stored = rollup.model
+        technician = func.nullif(stored.technician_id, NO_LEAD)
+        parts.append(select(q.group(station=stored.station_id, technician=technician, month=stored.month),
+                            *(getattr(stored, k) for k in rollup.keys), technician.label("technician"),
+                            *(getattr(stored, m) for m in rollup.measures))
+                     .where(stored.month.between(months[0], months[-1]), q.in_scope(stored.station_id)))
+    fact, window = rollup.fact, literal(float(q.settings.first_time_fix_days), Float)
+    at = getattr(fact, rollup.at)
+    for low, high in edges:
+        parts.append(select(q.group(station=fact.station_id, technician=fact.technician_id, month_of=at),
+                            *(getattr(fact, k) for k in rollup.keys), fact.technician_id.label("technician"),
+                            *(c.label(m) for m, c in rollup.contributions(fact, window).items()))
+                     .where(at >= low, at < high, q.in_scope(fact.station_id)))
+    rows = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery()
+    counted = rows.c[rollup.measures[0]]  # the facts themselves: jobs, answered, requests, deadlines due
+    grouped = q.group_by is not None
+    stmt = select(rows.c.grp if grouped else null().label("grp"), *(rows.c[k] for k in rollup.keys),
+                  *(func.coalesce(func.sum(rows.c[m]), 0) for m in rollup.measures),
+                  func.count(func.distinct(case((counted > 0, rows.c.technician)))))
+    group = [*(rows.c[k] for k in rollup.keys), *([rows.c.grp] if grouped else [])]
+    if group:
+        stmt = stmt.group_by(*group).order_by(*group).having(func.sum(counted) > 0)
+    return list(q.session.execute(stmt))
 
 
 def _deadlines_from_facts(q: Query) -> dict[str, list[Row]]:
-    stmt = (_of_facts(q, DeadlineFact, DeadlineFact.due_at, DeadlineFact.kind, _count_if(DeadlineFact.met),
-                      func.count())
-            .where(DeadlineFact.due_at < q.now).group_by(DeadlineFact.kind).order_by(DeadlineFact.kind))
-    return {"service_timeliness": _timeliness_rows(q.run(stmt))}
+    # Deadlines due by now only: an open one past due counts as missed, one not yet due not at all.
+    rows = _summed(q, ROLLUP_OF[DeadlineFact], min(q.end, q.now))
+    return {"service_timeliness": _timeliness_rows([(grp, kind, met, due) for grp, kind, due, met, _ in rows])}
 
 
 def _ratings_from_facts(q: Query) -> dict[str, list[Row]]:
-    stmt = _of_facts(q, RatingFact, RatingFact.attempted_at, *_satisfaction_columns(RatingFact.rating))
-    return {"satisfaction": _satisfaction_rows(q.run(stmt))}
+    rows = _summed(q, ROLLUP_OF[RatingFact], q.end)
+    return {"satisfaction": _satisfaction_rows([(grp, satisfied, answered, rating_sum / 4 / rated if rated else None)
+                                                for grp, answered, satisfied, rated, rating_sum, _ in rows])}
 
 
 def _jobs_from_facts(q: Query) -> dict[str, list[Row]]:
-    revisited = and_(JobFact.next_request_at.is_not(None),
-                     _within_window(q, JobFact.next_request_at, JobFact.done_at))
-    rows = q.run(_of_facts(q, JobFact, JobFact.done_at, func.count(), _count_if(JobFact.complained),
-                           _count_if(~revisited), _count_if(JobFact.covered),
-                           func.coalesce(func.sum(JobFact.parts), 0), func.count(func.distinct(JobFact.technician_id))))
+    # The job rollups count revisits within one window; asked for another, first-time fix needs the facts.
+    same_window = window_of(q.session.connection()) == q.settings.first_time_fix_days
+    rows = _summed(q, ROLLUP_OF[JobFact], q.end, whole_months=same_window)
     figures: dict[str, list[tuple[Any, ...]]] = {kpi: [] for kpi in (
         "service_complaint_rate", "first_time_fix", "callback_coverage", "jobs_per_technician", "parts_per_technician")}
-    for grp, jobs, with_complaint, fixed_first_time, with_callback, parts, technicians in rows:
+    for grp, jobs, with_complaint, with_callback, revisited, parts, technicians in rows:
         figures["service_complaint_rate"].append((grp, with_complaint, jobs))
-        figures["first_time_fix"].append((grp, fixed_first_time, jobs))
+        figures["first_time_fix"].append((grp, jobs - revisited, jobs))
         figures["callback_coverage"].append((grp, with_callback, jobs))
         figures["jobs_per_technician"].append((grp, jobs, technicians))
         figures["parts_per_technician"].append((grp, parts, technicians))
@@ -373,8 +381,9 @@ def _jobs_from_facts(q: Query) -> dict[str, list[Row]]:
 
 
 def _requests_from_facts(q: Query) -> dict[str, list[Row]]:
-    stmt = _of_facts(q, RequestFact, RequestFact.reported_at, _count_if(RequestFact.regulator), func.count())
-    return {"major_complaint_rate": _share("major_complaint_rate", q.run(stmt))}
+    rows = _summed(q, ROLLUP_OF[RequestFact], q.end)
+    return {"major_complaint_rate": _share("major_complaint_rate",
+                                           [(grp, regulator, requests) for grp, requests, regulator, _ in rows])}
 
 
 # One query each; the benchmark times each. Old parts are few and as of now: their own table answers at once.
