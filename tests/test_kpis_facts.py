@@ -395,8 +395,9 @@ def test_kpi_facts_commands(history: History, session: Session, database_url: st
 
     from backend.cli import cli
 
-    def run(*args: str) -> Any:
-        env = {"ONSITE_DATABASE_URL": database_url, "ONSITE_INSTANCE_PATH": str(tmp_path / "instance")}
+    def run(*args: str, window: str = "30") -> Any:
+        env = {"ONSITE_DATABASE_URL": database_url, "ONSITE_INSTANCE_PATH": str(tmp_path / "instance"),
+               "ONSITE_FIRST_TIME_FIX_DAYS": window}
         return CliRunner().invoke(cli, ["kpi-facts", *args], env=env, catch_exceptions=False)
 
     session.close()
@@ -410,8 +411,15 @@ def test_kpi_facts_commands(history: History, session: Session, database_url: st
     assert "MISMATCH job facts" in result.output and "disagree with the raw tables" in result.output
     result = run("rebuild")
     assert result.exit_code == 0 and result.output.splitlines()[-1].startswith("KPI facts rebuilt (")
-    assert "job facts: " in result.output  # progress
+    assert "job facts: " in result.output and "job rollups: " in result.output  # progress
     assert run("check").exit_code == 0
+    # The first-time-fix window changed: the answers stay right (from the facts), check says how to speed them up
+    # again, and a rebuild counts the rollups' revisits within the new window.
+    result = run("check", window="10")
+    assert result.exit_code == 0 and "NOTE the job rollups count revisits within 30 days" in result.output
+    assert run("rebuild", window="10").exit_code == 0
+    result = run("check", window="10")
+    assert result.exit_code == 0 and "NOTE" not in result.output
 
 
 def test_a_period_splits_into_whole_utc_months_and_the_partial_ends() -> None:
