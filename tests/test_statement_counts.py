@@ -96,13 +96,13 @@ def floor(desk: Desk) -> dict[str, Any]:
             "registered": desk.register(60)}
 
 
-def test_a_job_is_read_in_two_statements_after_the_user(app: Flask, desk: Desk, floor: dict[str, Any]) -> None:
+def test_a_job_is_read_in_one_statement_after_the_user(app: Flask, desk: Desk, floor: dict[str, Any]) -> None:
     job = floor["job"]
     for reader in (floor["scoped"], desk.as_technician(floor["crew"][1])):
         response, statements = requested(app, lambda: reader.get(f"/api/v1/jobs/{job['id']}"))
         # 1. the signed-in user with roles, stations and technician record (active, session, scope, own jobs);
-        # 2. the job with its request, unit and customer joined; 3. the crew with their names.
-        assert len(statements) == 3, listing(statements)
+        # 2. the job with its request, unit, customer and crew with their names joined.
+        assert len(statements) == 2, listing(statements)
         shown = response.get_json()
         assert [m["name"] for m in shown["crew"]] == ["Crew member 1", "Crew member 2"]
         assert shown["customer_name"] == desk.customer["name"] and shown["unit_model"] == desk.unit["model"]

@@ -84,7 +84,11 @@ JOB_VIEW = (
         lazyload(Technician.skill_rows),
         joinedload(Technician.user).options(lazyload(User.role_rows), lazyload(User.station_rows))),
 )
-_JOB_VIEW = select(Job).where(Job.id == bindparam("ident")).options(*JOB_VIEW)
+# One job: its crew (one or two rows) joined into the same statement instead of a second one.
+_JOB_VIEW = select(Job).where(Job.id == bindparam("ident")).options(
+    JOB_VIEW[0], joinedload(Job.crew).joinedload(JobTechnician.technician).options(
+        lazyload(Technician.skill_rows),
+        joinedload(Technician.user).options(lazyload(User.role_rows), lazyload(User.station_rows))))
 
 
 # --- intake ------------------------------------------------------------------------------------------------------
