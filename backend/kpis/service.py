@@ -78,8 +78,10 @@ TARGETS = {"service_timeliness": Target(">=", 0.90), "satisfaction": Target(">="
            "service_complaint_rate": Target("<", 0.03), "major_complaint_rate": Target("<=", 0.01)}
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Row:
+    # Not frozen: by technician an answer has tens of thousands of rows, and a frozen dataclass costs about three
+    # times as much to make.
     kpi: str
     group: str | None
     value: float | None

@@ -381,6 +381,9 @@ class OldPartObligation(Audited, Versioned, Base):
         CheckConstraint(f"disposition IS NULL OR disposition IN ({', '.join(repr(d.value) for d in Disposition)})",
                         name="known_disposition"),
         Index("ix_old_part_obligations_status_due", "status", "due_at"),
+        # The old-parts KPI by station or technician: the outstanding ones read from the index alone, in group order.
+        Index("ix_old_part_obligations_status_station_due", "status", "station_id", "due_at"),
+        Index("ix_old_part_obligations_status_technician_due", "status", "technician_id", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

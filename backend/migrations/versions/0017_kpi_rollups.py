@@ -1,4 +1,4 @@
-"""KPI facts without foreign keys, and their rollups per month, station and lead technician
+"""KPI facts without foreign keys, their rollups per month, station and lead technician, old parts by group
 
 Revision ID: 0017
 Revises: 0016
@@ -100,6 +100,10 @@ def upgrade() -> None:
     sa.Column('first_time_fix_days', sa.Float(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_kpi_rollup_state'))
     )
+    op.create_index('ix_old_part_obligations_status_station_due', 'old_part_obligations',
+                    ['status', 'station_id', 'due_at'], unique=False)
+    op.create_index('ix_old_part_obligations_status_technician_due', 'old_part_obligations',
+                    ['status', 'technician_id', 'due_at'], unique=False)
     # The facts of what is already there and their rollups, revisits counted within the default first-time-fix
     # window: a deployment configured otherwise runs `onsite kpi-facts rebuild` (until then first-time fix is read
     # from the facts). The same rebuild as that command's.
@@ -108,6 +112,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index('ix_old_part_obligations_status_technician_due', table_name='old_part_obligations')
+    op.drop_index('ix_old_part_obligations_status_station_due', table_name='old_part_obligations')
     # Back to 0012's columns (not its foreign keys), empty: `onsite kpi-facts rebuild` of that version derives the
     # facts again.
     for table in ('kpi_rollup_state', 'kpi_deadline_rollups', 'kpi_request_rollups', 'kpi_rating_rollups',
