@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from itertools import islice
 from typing import Any
 
 from sqlalchemy import (ColumnElement, Connection, Select, and_, bindparam, case, delete, event, func, insert, inspect,
                         select, union)
 from sqlalchemy.orm import ORMExecuteState, Session, aliased
+from sqlalchemy.sql import visitors
 
 from backend.callbacks.models import Callback, CallbackAttempt, CallbackKind, CallbackStatus
 from backend.db import insert_on_conflict
@@ -29,6 +30,7 @@ from backend.dispatch.models import Deadline, Job, JobTechnician, ServiceRequest
 from backend.dispatch.sla import DeadlineStatus
 from backend.kpis.models import DeadlineFact, JobFact, RatingFact, RequestFact
 from backend.kpis.rollups import DEFAULT_WINDOW, ROLLUP_OF, Rollup, compare_rollups, rebuild_rollups, window_of
+from backend.kpis.sql import IdList, InIds
 from backend.reports.models import SIGNED, FieldReport, ReportPartLine
 
 # --- what the KPIs count, shared by the facts and by backend.kpis.service's raw-table queries -------------------
@@ -111,6 +113,9 @@ def _deadline_rows(keep: ColumnElement[bool]) -> Select[Any]:
             .where(Deadline.status != DeadlineStatus.WAIVED, keep))
 
 
+IDS = bindparam("ids", type_=IdList())
+
+
 @dataclass(frozen=True)
 class FactTable:
     name: str
@@ -129,16 +134,16 @@ class FactTable:
         return ROLLUP_OF[self.model]
 
     # The statements are built once (building one costs far more than running it on a few rows), with parameters:
-    # `ids` (a list) or `low` and `high` (a range of source ids).
+    # `ids` (a list, one parameter: IDS) or `low` and `high` (a range of source ids).
     @cached_property
     def forget(self) -> Any:
         """Deletes the facts of `ids`, returning each one's rollup key and contributions."""
-        return (delete(self.model).where(self.derived_from.in_(bindparam("ids", expanding=True)))
+        return (delete(self.model).where(InIds(self.derived_from, IDS))
                 .returning(*self.rollup.keyed(self.model)))
 
     @cached_property
     def rows_of_ids(self) -> Select[Any]:
-        return self.rows(self.source.in_(bindparam("ids", expanding=True)))
+        return self.rows(InIds(self.source, IDS))
 
     @cached_property
     def derive_range(self) -> Any:
@@ -270,11 +275,40 @@ def _history(obj: Any) -> Callable[[str], list[Any]]:
     return lambda attribute: list(state.attrs[attribute].history.sum())
 
 
+@cache
+def _read_by_facts() -> dict[type[Any], tuple[str, ...]]:
+    """Per raw model, the attributes some fact is derived from: found in the facts' own SELECTs, so a change to any
+    other column (a request's status, a job's arrival time) is known not to move a fact without a list to keep."""
+    models = {model.__table__: model for model in _TOUCHES}
+    read: dict[type[Any], set[str]] = {model: set() for model in _TOUCHES}
+    for table in FACT_TABLES:
+        for element in visitors.iterate(table.rows_of_ids):
+            for column in getattr(element, "base_columns", ()):  # through aliases to the table's own column
+                if (model := models.get(getattr(column, "table", None))) is not None:
+                    read[model].add(inspect(model).get_property_by_column(column).key)
+    return {model: tuple(sorted(attributes)) for model, attributes in read.items()}
+
+
+def _moves_facts(obj: Any) -> bool:
+    """Whether a changed row changed something its facts are derived from."""
+    attributes = inspect(obj).attrs
+    return any(attributes[name].history.has_changes() for name in _read_by_facts()[type(obj)])
+
+
+def _job_of(obj: Job | JobTechnician) -> int:
+    return obj.id if isinstance(obj, Job) else obj.job_id
+
+
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _flush_context: Any) -> None:
     touched = Touched()
+    # Jobs just dispatched: no work done and no callbacks (a callback made in this flush touches its job itself), so
+    # no facts of their own yet; their crews only make a lead for their requests' facts.
+    dispatched = {obj.id for obj in session.new if isinstance(obj, Job) and obj.work_done_at is None}
     for obj in [*session.new, *session.dirty, *session.deleted]:
-        if type(obj) in _TOUCHES and (obj not in session.dirty or session.is_modified(obj)):
+        if isinstance(obj, (Job, JobTechnician)) and (job_id := _job_of(obj)) in dispatched:
+            touched.crews.add(job_id)
+        elif type(obj) in _TOUCHES and (obj not in session.dirty or _moves_facts(obj)):
             touched.add(type(obj), _history(obj))
     if touched:
         refresh(session, touched)

@@ -115,12 +115,22 @@ class Rollup:
         # In key order: two transactions on PostgreSQL lock shared rows in the same order, never in a cycle.
         values = [dict(zip(self.key_names + self.measures, (*key, *sums), strict=True))
                   for key, sums in sorted(change.items()) if any(sums)]
-        if not values:
-            return
-        table = self.model.__table__
-        upsert = insert_on_conflict(connection, table).values(values)
-        connection.execute(upsert.on_conflict_do_update(
-            index_elements=list(self.key_names), set_={m: table.c[m] + upsert.excluded[m] for m in self.measures}))
+        if values:
+            connection.execute(self._add(connection), values)
+
+    def _add(self, connection: Connection) -> Any:
+        """The upsert adding a row's measures to those stored, built once per database kind: building and compiling
+        it each time cost more than running it."""
+        key = (self.name, connection.dialect.name)
+        if key not in _ADD:
+            table = self.model.__table__
+            upsert = insert_on_conflict(connection, table)
+            _ADD[key] = upsert.on_conflict_do_update(
+                index_elements=list(self.key_names), set_={m: table.c[m] + upsert.excluded[m] for m in self.measures})
+        return _ADD[key]
+
+
+_ADD: dict[tuple[str, str], Any] = {}  # (rollup, dialect): its upsert
 
 
 ROLLUPS = (Rollup("job rollups", JobRollup, JobFact, "done_at", (), _job),
