@@ -19,9 +19,11 @@ from backend.accounts.models import User
 from backend.callbacks.models import Callback, CallbackAttempt
 from backend.config import Settings
 from backend.customers.models import Customer, Unit
+from backend.db import locked
 from backend.dispatch.models import Deadline, Job, JobTechnician, ServiceRequest, SlaPolicy
+from backend.dispatch.service import lock_job
 from backend.kpis.facts import FACT_TABLES, check, rebuild
-from backend.kpis.models import DeadlineFact, JobFact, JobRollup
+from backend.kpis.models import DeadlineFact, JobFact, JobRollup, RequestFact
 from backend.kpis.rollups import ROLLUPS, window_of
 from backend.kpis.service import GroupBy, Query, Row, from_facts, from_raw_tables, split_period
 from backend.parts.models import Part
@@ -435,3 +437,70 @@ def test_a_period_splits_into_whole_utc_months_and_the_partial_ends() -> None:
     assert split_period(utc(2025, 6, 2), utc(2025, 7, 1)) == ([], [(utc(2025, 6, 2), utc(2025, 7, 1))])
     assert split_period(utc(9999, 12, 1), utc(9999, 12, 31)) == ([], [(utc(9999, 12, 1), utc(9999, 12, 31))])
     assert split_period(utc(1, 1, 1), utc(1, 3, 1)) == (["0001-01", "0001-02"], [])
+
+
+@pytest.mark.parametrize("how", ["deleted", "deleted in bulk", "moved to another request"])
+def test_a_job_deleted_or_moved_takes_its_lead_off_the_request_it_left(app, session: Session, how: str) -> None:
+    h = History(session, random.Random(5))
+    h.master_data()
+    left, other = h.request(BEGIN), h.request(BEGIN + timedelta(days=40))
+    job = h.dispatch(left)
+    session.commit()
+    assert session.get(RequestFact, left.id).technician_id is not None
+    if how == "deleted":
+        session.delete(job)
+    elif how == "deleted in bulk":
+        session.execute(delete(Job).where(Job.id == job.id))
+    else:
+        job.service_request = other
+    session.commit()
+    assert session.get(RequestFact, left.id).technician_id is None
+    report = check(session.connection())
+    assert report.mismatches == 0, report.shown
+
+
+def test_deriving_facts_never_waits_crosswise_with_a_write_about_the_job(app, session: Session) -> None:
+    """An agent records a callback attempt (its flush derives the job's facts), then locks the job's request to tell
+    the outcome; meanwhile a write about the job locks request, then job (lock_job). Deriving facts used to lock the
+    job first, and PostgreSQL broke the cycle by failing one of the two."""
+    h = History(session, random.Random(1))
+    h.master_data()
+    request = h.request(BEGIN)
+    job = h.dispatch(request)
+    session.flush()
+    job.status, job.work_done_at = "completed", BEGIN + timedelta(hours=2)
+    callback = Callback(dedupe_key="x", kind="service_quality", sequence=1, service_request_id=request.id,
+                        job_id=job.id, status="open", due_at=BEGIN + timedelta(days=3), next_attempt_at=BEGIN,
+                        attempts_made=0)
+    session.add(callback)
+    session.commit()
+    job_id, request_id, callback_id = job.id, request.id, callback.id
+    onsite = app.extensions["onsite"]
+    agent, technician = onsite.new_session(writer=True), onsite.new_session(writer=True)
+    errors: list[str] = []
+    try:
+        answered = agent.get(Callback, callback_id)
+        answered.attempts.append(CallbackAttempt(
+            number=1, attempted_at=BEGIN + timedelta(days=1), reached=True, method="phone", attitude=5, skill=5,
+            arrival_time=5, promise_kept=5))
+        agent.flush()
+
+        def write_about_the_job() -> None:
+            try:
+                lock_job(technician, job_id)
+                technician.commit()
+            except Exception as error:  # noqa: BLE001  (any failure is the finding)
+                errors.append(repr(error))
+                technician.rollback()
+
+        thread = threading.Thread(target=write_about_the_job)
+        thread.start()
+        thread.join(0.5)
+        locked(agent, ServiceRequest, request_id)  # as backend.callbacks.service tells the outcome
+        agent.commit()
+        thread.join(30)
+        assert not thread.is_alive()
+    finally:
+        agent.close()
+        technician.close()
+    assert errors == []

@@ -6,7 +6,7 @@ three ways, so there is one definition of every fact:
   again, in the same transaction (`_after_flush`); ORM bulk UPDATE/DELETE statements are caught as well
   (`_bulk_statement`). Hooking the session, not the services, means no code path can forget them. A Core statement
   on a raw table outside the ORM is not seen: run `onsite kpi-facts rebuild` after one.
-- `rebuild`: all of them, in chunks of source ids (`onsite kpi-facts rebuild`, and migration 0012's backfill);
+- `rebuild`: all of them, in chunks of source ids (`onsite kpi-facts rebuild`, and migration 0017's backfill);
 - `check`: the stored rows against freshly derived ones (`onsite kpi-facts check`).
 Every change of facts moves their rollups (backend.kpis.rollups) in the same statements.
 """
@@ -20,7 +20,7 @@ from itertools import islice
 from typing import Any
 
 from sqlalchemy import (ColumnElement, Connection, Select, and_, bindparam, case, delete, event, func, insert, inspect,
-                        select, union)
+                        or_, select, union)
 from sqlalchemy.orm import ORMExecuteState, Session, aliased
 from sqlalchemy.sql import visitors
 
@@ -219,7 +219,8 @@ class Touched:
 
 # Per raw model: (attribute, the Touched set its values go into).
 _TOUCHES: dict[type[Any], tuple[tuple[str, str], ...]] = {
-    Job: (("id", "jobs"), ("id", "crews")),
+    # a job's request: before and after, so a job deleted or moved takes its lead off the request it left
+    Job: (("id", "jobs"), ("id", "crews"), ("service_request_id", "requests")),
     JobTechnician: (("job_id", "jobs"), ("job_id", "crews")),
     ServiceRequest: (("id", "requests"), ("unit_id", "units")),
     Deadline: (("service_request_id", "requests"),),
@@ -250,18 +251,24 @@ def refresh(session: Session, touched: Touched) -> None:
     if touched.crews:
         requests |= set(connection.scalars(select(Job.service_request_id).where(Job.id.in_(touched.crews))))
     requests.discard(None)
-    if connection.dialect.name == "postgresql":
+    if connection.dialect.name == "postgresql" and (jobs or requests):
         # Another transaction deriving facts of the same job or request waits until this one commits, then derives
         # them from what this one wrote: neither derives from a view missing the other's change, and the rollups
-        # move by what really changed. Jobs first, then requests, each in id order.
-        for source, ids in ((Job.id, jobs), (ServiceRequest.id, requests)):
-            if ids:
-                connection.execute(select(source).where(source.in_(sorted(ids))).order_by(source).with_for_update())
+        # move by what really changed. Requests only (a job's through its request), in id order: every write about
+        # a job locks its request before the job, so taking a job here could wait crosswise with one.
+        connection.execute(_LOCK_REQUESTS, {"request_ids": sorted(requests), "job_ids": sorted(jobs)})
     window = window_of(connection) if jobs else DEFAULT_WINDOW  # only the job rollups count revisits
     for tables, ids in ((BY_JOB, jobs), (BY_REQUEST, requests)):
         for chunk in _chunks(sorted(ids), 5_000):
             for table in tables:
                 _replace(connection, table, chunk, window)
+
+
+_LOCK_REQUESTS = (select(ServiceRequest.id)
+                  .where(or_(InIds(ServiceRequest.id, bindparam("request_ids", type_=IdList())),
+                             ServiceRequest.id.in_(select(Job.service_request_id)
+                                                   .where(InIds(Job.id, bindparam("job_ids", type_=IdList()))))))
+                  .order_by(ServiceRequest.id).with_for_update())
 
 
 def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
@@ -305,10 +312,11 @@ def _after_flush(session: Session, _flush_context: Any) -> None:
     # Jobs just dispatched: no work done and no callbacks (a callback made in this flush touches its job itself), so
     # no facts of their own yet; their crews only make a lead for their requests' facts.
     dispatched = {obj.id for obj in session.new if isinstance(obj, Job) and obj.work_done_at is None}
-    for obj in [*session.new, *session.dirty, *session.deleted]:
+    dirty = session.dirty  # a new set at each access
+    for obj in [*session.new, *dirty, *session.deleted]:
         if isinstance(obj, (Job, JobTechnician)) and (job_id := _job_of(obj)) in dispatched:
             touched.crews.add(job_id)
-        elif type(obj) in _TOUCHES and (obj not in session.dirty or _moves_facts(obj)):
+        elif type(obj) in _TOUCHES and (obj not in dirty or _moves_facts(obj)):
             touched.add(type(obj), _history(obj))
     if touched:
         refresh(session, touched)
@@ -368,22 +376,17 @@ def _count(connection: Connection, table: FactTable) -> int:
     return connection.scalar(select(func.count()).select_from(table.model)) or 0
 
 
-def rebuild_facts(connection: Connection, progress: Callable[[str], None] = lambda _m: None) -> dict[str, int]:
-    """Every fact derived again from the raw tables (the rollups left as they are); returns the facts written, by
-    table."""
+def rebuild(connection: Connection, progress: Callable[[str], None] = lambda _m: None,
+            window: float = DEFAULT_WINDOW) -> dict[str, int]:
+    """Every fact derived again from the raw tables, then every rollup summed again from the facts with revisits
+    counted within `window` days (the configured first-time-fix window); returns the rows written, by table."""
     for table in FACT_TABLES:
         connection.execute(delete(table.model))
         for chunk in _chunks_of(connection, table):
             connection.execute(table.derive_range, chunk.bounds)
             progress(f"{table.name}: {chunk.done:,}/{chunk.total:,} {chunk.what}")
-    return {table.name: _count(connection, table) for table in FACT_TABLES}
-
-
-def rebuild(connection: Connection, progress: Callable[[str], None] = lambda _m: None,
-            window: float = DEFAULT_WINDOW) -> dict[str, int]:
-    """Every fact derived again from the raw tables, then every rollup summed again from the facts with revisits
-    counted within `window` days (the configured first-time-fix window); returns the rows written, by table."""
-    return rebuild_facts(connection, progress) | rebuild_rollups(connection, window, progress)
+    facts = {table.name: _count(connection, table) for table in FACT_TABLES}
+    return facts | rebuild_rollups(connection, window, progress)
 
 
 @dataclass

@@ -1,11 +1,12 @@
 """KPI facts: narrow rows kept in step with the tables they come from, so the KPIs (RULES.md §9) read one small,
 time-ordered table each instead of joining the raw ones on every call.
 
-Each fact table holds exactly what its KPIs count, one row per thing counted, and is written by
-backend.kpis.facts in the same flush as the change that moves it. Facts name the job or request they are derived
-from but hold no foreign key to it: a row deleted in the database must not take its fact away unseen, or the
-rollups below would still count it; the flush that deletes it takes the fact away and the rollups with it. Each has one index led by the time that puts
-a row in a period and holding every other column, so a KPI query reads that index alone, in time order.
+Each fact table holds exactly what its KPIs count, one row per thing counted, and is written by backend.kpis.facts
+in the same flush as the change that moves it. Facts name the job or request they are derived from but hold no
+foreign key to it: a row deleted in the database must not take its fact away unseen, or the rollups below would
+still count it; the flush that deletes it takes the fact away and the rollups with it. Each has one index led by the
+time that puts a row in a period and holding every other column, so a KPI query reads that index alone, in time
+order.
 """
 
 from __future__ import annotations

@@ -39,7 +39,8 @@ WINDOW = bindparam("window", type_=Float)  # the first-time-fix window, days, in
 ONE = literal_column("1", Integer)
 
 
-def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
+def _one_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    """What one fact adds to a count: 1 or 0."""
     return case((condition, 1), else_=0)
 
 
@@ -48,22 +49,22 @@ Contributions = Callable[[Any, ColumnElement[float]], dict[str, ColumnElement[An
 
 def _job(fact: Any, window: ColumnElement[float]) -> dict[str, ColumnElement[Any]]:
     revisited = and_(fact.next_request_at.is_not(None), WithinDays(fact.next_request_at, fact.done_at, window))
-    return {"jobs": ONE, "complained": _count_if(fact.complained), "covered": _count_if(fact.covered),
-            "revisited": _count_if(revisited), "parts": fact.parts}
+    return {"jobs": ONE, "complained": _one_if(fact.complained), "covered": _one_if(fact.covered),
+            "revisited": _one_if(revisited), "parts": fact.parts}
 
 
 def _rating(fact: Any, _window: ColumnElement[float]) -> dict[str, ColumnElement[Any]]:
     # Satisfied: a mean of the four ratings of at least 4 (CB-3).
-    return {"answered": ONE, "satisfied": _count_if(fact.rating >= 16), "rated": _count_if(fact.rating.is_not(None)),
+    return {"answered": ONE, "satisfied": _one_if(fact.rating >= 16), "rated": _one_if(fact.rating.is_not(None)),
             "rating_sum": func.coalesce(fact.rating, 0)}
 
 
 def _request(fact: Any, _window: ColumnElement[float]) -> dict[str, ColumnElement[Any]]:
-    return {"requests": ONE, "regulator": _count_if(fact.regulator)}
+    return {"requests": ONE, "regulator": _one_if(fact.regulator)}
 
 
 def _deadline(fact: Any, _window: ColumnElement[float]) -> dict[str, ColumnElement[Any]]:
-    return {"due": ONE, "met": _count_if(fact.met)}
+    return {"due": ONE, "met": _one_if(fact.met)}
 
 
 @dataclass(frozen=True)
@@ -83,12 +84,13 @@ class Rollup:
     def measures(self) -> tuple[str, ...]:
         return tuple(self.contributions(self.fact, WINDOW))
 
-    def keyed(self, fact: Any, window: ColumnElement[float] = WINDOW) -> list[ColumnElement[Any]]:
-        """Per fact: its rollup key, then its contributions, labelled as the rollup's columns."""
+    def keyed(self, fact: Any) -> list[ColumnElement[Any]]:
+        """Per fact: its rollup key, then its contributions (revisits within the `window` parameter), labelled as the
+        rollup's columns."""
         return [MonthOf(getattr(fact, self.at)).label("month"), *(getattr(fact, k).label(k) for k in self.keys),
                 fact.station_id.label("station_id"),
                 func.coalesce(fact.technician_id, NO_LEAD).label("technician_id"),
-                *(c.label(m) for m, c in self.contributions(fact, window).items())]
+                *(c.label(m) for m, c in self.contributions(fact, WINDOW).items())]
 
     @cached_property
     def summed(self) -> Any:

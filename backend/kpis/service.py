@@ -308,16 +308,13 @@ def split_period(start: datetime, end: datetime) -> tuple[list[str], list[tuple[
         return at.replace(year=at.year + at.month // 12, month=at.month % 12 + 1, day=1, hour=0, minute=0, second=0,
                           microsecond=0)
 
-    try:
-        month_start = start.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    except OverflowError:  # the first hours of year 1 in a zone east of UTC: no whole month starts that early
-        return [], [(start, end)]
+    month_start = start.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     first = month_start if month_start >= start else next_month(month_start)
     months, cursor = [], first
     while cursor is not None and (following := next_month(cursor)) is not None and following <= end:
         months.append(f"{cursor.year:04d}-{cursor.month:02d}")  # as MonthOf spells it, year 1 too
         cursor = following
-    if not months or first is None or cursor is None:
+    if not months or first is None or cursor is None:  # (months implies both; said for the type checker)
         return [], [(start, end)]
     return months, [(low, high) for low, high in ((start, first), (cursor, end)) if low < high]
 

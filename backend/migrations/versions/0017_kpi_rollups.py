@@ -111,19 +111,28 @@ def upgrade() -> None:
     rebuild(op.get_bind())
 
 
+# (fact table, its key, the table that key refers to), as 0012 made them
+_FACT_KEYS = (('kpi_job_facts', 'job_id', 'jobs'), ('kpi_rating_facts', 'attempt_id', 'callback_attempts'),
+              ('kpi_request_facts', 'request_id', 'service_requests'),
+              ('kpi_deadline_facts', 'deadline_id', 'sla_deadlines'))
+
+
 def downgrade() -> None:
     op.drop_index('ix_old_part_obligations_status_technician_due', table_name='old_part_obligations')
     op.drop_index('ix_old_part_obligations_status_station_due', table_name='old_part_obligations')
-    # Back to 0012's columns (not its foreign keys), empty: `onsite kpi-facts rebuild` of that version derives the
-    # facts again.
     for table in ('kpi_rollup_state', 'kpi_deadline_rollups', 'kpi_request_rollups', 'kpi_rating_rollups',
                   'kpi_job_rollups'):
         op.drop_table(table)
+    # Back to 0012's shape with the facts kept (they are right in it): the source columns go, the foreign keys come
+    # back, after the facts of rows already gone (which 0012's cascade would have removed).
     op.drop_index(op.f('ix_kpi_deadline_facts_request_id'), table_name='kpi_deadline_facts')
     op.drop_index(op.f('ix_kpi_rating_facts_job_id'), table_name='kpi_rating_facts')
-    with op.batch_alter_table('kpi_deadline_facts') as batch:
-        batch.drop_column('request_id')
-    with op.batch_alter_table('kpi_rating_facts') as batch:
-        batch.drop_column('job_id')
-    for table in ('kpi_job_facts', 'kpi_rating_facts', 'kpi_request_facts', 'kpi_deadline_facts'):
-        op.execute(sa.text(f'DELETE FROM {table}'))
+    for table, key, refers_to in _FACT_KEYS:
+        op.execute(sa.text(f'DELETE FROM {table} WHERE {key} NOT IN (SELECT id FROM {refers_to})'))
+        with op.batch_alter_table(table) as batch:
+            if table == 'kpi_rating_facts':
+                batch.drop_column('job_id')
+            if table == 'kpi_deadline_facts':
+                batch.drop_column('request_id')
+            batch.create_foreign_key(op.f(f'fk_{table}_{key}_{refers_to}'), refers_to, [key], ['id'],
+                                     ondelete='CASCADE')
