@@ -7,8 +7,6 @@ Create Date: 2026-11-30 02:10:00.000000
 from alembic import op
 import sqlalchemy as sa
 
-import backend.db
-
 
 revision = '0017'
 down_revision = '0016'
@@ -33,59 +31,24 @@ def _measures(*names: str) -> list[sa.Column]:
     return [sa.Column(n, sa.Integer(), nullable=False) for n in names]
 
 
+# (fact table, its key, the table that key refers to), as 0012 made them
+_FACT_KEYS = (('kpi_job_facts', 'job_id', 'jobs'), ('kpi_rating_facts', 'attempt_id', 'callback_attempts'),
+              ('kpi_request_facts', 'request_id', 'service_requests'),
+              ('kpi_deadline_facts', 'deadline_id', 'sla_deadlines'))
+# The source column a fact table gains, where its key is not the source itself
+_SOURCES = {'kpi_rating_facts': 'job_id', 'kpi_deadline_facts': 'request_id'}
+
+
 def _facts() -> None:
-    # Reshaped, so emptied: the rebuild below derives them all again.
-    for table in ('kpi_job_facts', 'kpi_rating_facts', 'kpi_request_facts', 'kpi_deadline_facts'):
-        op.drop_table(table)
-    op.create_table('kpi_job_facts',
-    sa.Column('job_id', sa.Integer(), autoincrement=False, nullable=False),
-    sa.Column('done_at', backend.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('station_id', sa.Integer(), nullable=False),
-    sa.Column('technician_id', sa.Integer(), nullable=True),
-    sa.Column('complained', sa.Boolean(), nullable=False),
-    sa.Column('covered', sa.Boolean(), nullable=False),
-    sa.Column('next_request_at', backend.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('parts', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('job_id', name=op.f('pk_kpi_job_facts'))
-    )
-    op.create_index('ix_kpi_job_facts_period', 'kpi_job_facts',
-                    ['done_at', 'station_id', 'technician_id', 'complained', 'covered', 'next_request_at', 'parts'],
-                    unique=False)
-    op.create_table('kpi_rating_facts',
-    sa.Column('attempt_id', sa.Integer(), autoincrement=False, nullable=False),
-    sa.Column('job_id', sa.Integer(), nullable=False),
-    sa.Column('attempted_at', backend.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('station_id', sa.Integer(), nullable=False),
-    sa.Column('technician_id', sa.Integer(), nullable=True),
-    sa.Column('rating', sa.Integer(), nullable=True),
-    sa.PrimaryKeyConstraint('attempt_id', name=op.f('pk_kpi_rating_facts'))
-    )
-    op.create_index('ix_kpi_rating_facts_period', 'kpi_rating_facts',
-                    ['attempted_at', 'station_id', 'technician_id', 'rating'], unique=False)
-    op.create_index(op.f('ix_kpi_rating_facts_job_id'), 'kpi_rating_facts', ['job_id'], unique=False)
-    op.create_table('kpi_request_facts',
-    sa.Column('request_id', sa.Integer(), autoincrement=False, nullable=False),
-    sa.Column('reported_at', backend.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('station_id', sa.Integer(), nullable=False),
-    sa.Column('technician_id', sa.Integer(), nullable=True),
-    sa.Column('regulator', sa.Boolean(), nullable=False),
-    sa.PrimaryKeyConstraint('request_id', name=op.f('pk_kpi_request_facts'))
-    )
-    op.create_index('ix_kpi_request_facts_period', 'kpi_request_facts',
-                    ['reported_at', 'station_id', 'technician_id', 'regulator'], unique=False)
-    op.create_table('kpi_deadline_facts',
-    sa.Column('deadline_id', sa.Integer(), autoincrement=False, nullable=False),
-    sa.Column('request_id', sa.Integer(), nullable=False),
-    sa.Column('due_at', backend.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('kind', sa.String(length=20), nullable=False),
-    sa.Column('station_id', sa.Integer(), nullable=False),
-    sa.Column('technician_id', sa.Integer(), nullable=True),
-    sa.Column('met', sa.Boolean(), nullable=False),
-    sa.PrimaryKeyConstraint('deadline_id', name=op.f('pk_kpi_deadline_facts'))
-    )
-    op.create_index('ix_kpi_deadline_facts_period', 'kpi_deadline_facts',
-                    ['due_at', 'kind', 'station_id', 'technician_id', 'met'], unique=False)
-    op.create_index(op.f('ix_kpi_deadline_facts_request_id'), 'kpi_deadline_facts', ['request_id'], unique=False)
+    # Emptied (the rebuild below derives them all again), then 0012's foreign keys off and the source columns on.
+    for table, key, refers_to in _FACT_KEYS:
+        op.execute(sa.text(f'DELETE FROM {table}'))
+        with op.batch_alter_table(table) as batch:
+            batch.drop_constraint(op.f(f'fk_{table}_{key}_{refers_to}'), type_='foreignkey')
+            if table in _SOURCES:
+                batch.add_column(sa.Column(_SOURCES[table], sa.Integer(), nullable=False))
+        if table in _SOURCES:
+            op.create_index(op.f(f'ix_{table}_{_SOURCES[table]}'), table, [_SOURCES[table]], unique=False)
 
 
 def upgrade() -> None:
@@ -111,12 +74,6 @@ def upgrade() -> None:
     rebuild(op.get_bind())
 
 
-# (fact table, its key, the table that key refers to), as 0012 made them
-_FACT_KEYS = (('kpi_job_facts', 'job_id', 'jobs'), ('kpi_rating_facts', 'attempt_id', 'callback_attempts'),
-              ('kpi_request_facts', 'request_id', 'service_requests'),
-              ('kpi_deadline_facts', 'deadline_id', 'sla_deadlines'))
-
-
 def downgrade() -> None:
     op.drop_index('ix_old_part_obligations_status_technician_due', table_name='old_part_obligations')
     op.drop_index('ix_old_part_obligations_status_station_due', table_name='old_part_obligations')
@@ -125,14 +82,12 @@ def downgrade() -> None:
         op.drop_table(table)
     # Back to 0012's shape with the facts kept (they are right in it): the source columns go, the foreign keys come
     # back, after the facts of rows already gone (which 0012's cascade would have removed).
-    op.drop_index(op.f('ix_kpi_deadline_facts_request_id'), table_name='kpi_deadline_facts')
-    op.drop_index(op.f('ix_kpi_rating_facts_job_id'), table_name='kpi_rating_facts')
     for table, key, refers_to in _FACT_KEYS:
         op.execute(sa.text(f'DELETE FROM {table} WHERE {key} NOT IN (SELECT id FROM {refers_to})'))
+        if table in _SOURCES:
+            op.drop_index(op.f(f'ix_{table}_{_SOURCES[table]}'), table_name=table)
         with op.batch_alter_table(table) as batch:
-            if table == 'kpi_rating_facts':
-                batch.drop_column('job_id')
-            if table == 'kpi_deadline_facts':
-                batch.drop_column('request_id')
+            if table in _SOURCES:
+                batch.drop_column(_SOURCES[table])
             batch.create_foreign_key(op.f(f'fk_{table}_{key}_{refers_to}'), refers_to, [key], ['id'],
                                      ondelete='CASCADE')
