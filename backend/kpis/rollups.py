@@ -11,7 +11,7 @@ every way the rollups are written:
   their difference is added to the rollup rows with `x = x + delta` (`apply`). Additions commute, so two
   transactions changing facts of the same month and station both land, on PostgreSQL too;
 - `rebuild_rollups`: every rollup row summed again from the facts;
-- `check_rollups`: the stored rows against freshly summed ones.
+- `compare_rollups` (part of `onsite kpi-facts check`): the stored rows against freshly summed ones.
 """
 
 from __future__ import annotations
