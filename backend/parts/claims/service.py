@@ -12,12 +12,13 @@ from sqlalchemy.orm import Session
 
 from backend.accounts.models import Role, User
 from backend.accounts.scope import in_scope, stations_of, within_scope
+from backend.db import locked
 from backend.dispatch.models import Job
 from backend.dispatch.service import check_may_decide, job_station, of_jobs_within_scope
 from backend.errors import Conflict, DomainError, Forbidden, NotFound
 from backend.parts.models import (ClaimStatus, Disposition, FreightCharge, FreightStatus, OldPartObligation,
                                   Requisition, SupplierClaim)
-from backend.parts.old_parts.service import locked, require_awaiting_disposition
+from backend.parts.old_parts.service import locked_obligation, require_awaiting_disposition
 
 # Who sees every freight record (of their stations, SCP-1); a technician sees the ones they handled.
 ALL_FREIGHT = frozenset({Role.SUPERVISOR, Role.WAREHOUSE, Role.MANAGER, Role.ADMIN})
@@ -38,7 +39,7 @@ def create_claim(session: Session, data: dict[str, Any], *, actor: User, now: da
     for index, old_part_id in enumerate(sorted(set(data["old_part_ids"]))):
         field = f"old_part_ids.{index}"
         try:
-            obligation = locked(session, old_part_id)
+            obligation = locked_obligation(session, old_part_id)
         except NotFound as missing:
             raise DomainError(field, missing.detail) from missing
         require_awaiting_disposition(obligation, field)
@@ -72,8 +73,7 @@ def list_claims(filters: dict[str, Any]) -> Select[Any]:
 
 
 def _locked_claim(session: Session, claim_id: int) -> SupplierClaim:
-    claim = session.scalar(select(SupplierClaim).where(SupplierClaim.id == claim_id).with_for_update()
-                           .execution_options(populate_existing=True))
+    claim = locked(session, SupplierClaim, claim_id)
     if claim is None:
         raise NotFound("supplier claim", claim_id)
     return claim
@@ -183,8 +183,7 @@ def get_freight(session: Session, charge_id: int, user: User) -> FreightCharge:
 
 def decide_freight(session: Session, charge_id: int, *, approve: bool, reason: str | None, actor: User,
                    now: datetime) -> FreightCharge:
-    charge = session.scalar(select(FreightCharge).where(FreightCharge.id == charge_id).with_for_update()
-                            .execution_options(populate_existing=True))
+    charge = locked(session, FreightCharge, charge_id)
     if charge is None:
         raise NotFound("freight charge", charge_id)
     if charge.status != FreightStatus.PENDING:

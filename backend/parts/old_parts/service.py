@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from backend.accounts.models import Role, User
 from backend.accounts.scope import require_in_scope, within_scope
+from backend.db import locked
 from backend.dispatch.models import Job
 from backend.dispatch.service import check_may_decide
 from backend.errors import Conflict, DomainError, Forbidden, NotFound
@@ -61,10 +62,9 @@ def get_visible(session: Session, obligation_id: int, user: User, now: datetime)
     return obligation
 
 
-def locked(session: Session, obligation_id: int) -> OldPartObligation:
+def locked_obligation(session: Session, obligation_id: int) -> OldPartObligation:
     # The row lock makes a concurrent receive, excuse or disposal wait and then see the settled status.
-    obligation = session.scalar(select(OldPartObligation).where(OldPartObligation.id == obligation_id)
-                                .with_for_update().execution_options(populate_existing=True))
+    obligation = locked(session, OldPartObligation, obligation_id)
     if obligation is None:
         raise NotFound("old part", obligation_id)
     return obligation
@@ -78,7 +78,7 @@ def _require_outstanding(obligation: OldPartObligation) -> None:
 def receive(session: Session, obligation_id: int, *, condition: str, actor: User,
             now: datetime) -> OldPartObligation:
     """rule PRT-5: the warehouse takes the old part in, noting its condition; the part may now be written off."""
-    obligation = locked(session, obligation_id)
+    obligation = locked_obligation(session, obligation_id)
     # Taking in one's own old part would settle it without a second pair of eyes (PRT-6).
     check_may_decide(session.get_one(Job, obligation.job_id), actor, "old part", obligation_id)
     _require_outstanding(obligation)
@@ -94,7 +94,7 @@ def excuse(session: Session, obligation_id: int, *, reason: str, note: str | Non
     """rule PRT-5: an old part that cannot come back needs a recorded reason."""
     if reason == ExcuseReason.OTHER and not note:
         raise DomainError("note", "say why the old part cannot come back")
-    obligation = locked(session, obligation_id)
+    obligation = locked_obligation(session, obligation_id)
     # rule PRT-6: an excuse lets the part be written off without the old part, so never by its own crew.
     check_may_decide(session.get_one(Job, obligation.job_id), actor, "old part", obligation_id)
     _require_outstanding(obligation)
@@ -121,7 +121,7 @@ def require_awaiting_disposition(obligation: OldPartObligation, field: str | Non
 def dispose(session: Session, obligation_id: int, data: dict[str, Any], *, actor: User,
             now: datetime) -> OldPartObligation:
     """rule PRT-7: a received old part is repaired into stock or scrapped (claims: backend.parts.claims.service)."""
-    obligation = locked(session, obligation_id)
+    obligation = locked_obligation(session, obligation_id)
     require_in_scope(obligation.station_id, actor, "old part", obligation_id)
     require_awaiting_disposition(obligation)
     if data["disposition"] == Disposition.REPAIRED:

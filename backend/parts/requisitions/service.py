@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from backend.accounts.models import Role, User
 from backend.accounts.scope import require_in_scope
+from backend.db import locked
 from backend.dispatch.models import CLOSED_JOB_STATUSES, Job
 from backend.dispatch.service import check_may_decide, job_station, may_see_job, of_jobs_within_scope
 from backend.errors import Conflict, DomainError, Forbidden, NotFound
@@ -93,8 +94,7 @@ def _require_in_scope(session: Session, requisition: Requisition, actor: User) -
 
 def _locked(session: Session, requisition_id: int) -> Requisition:
     # The row lock makes a concurrent decision or issue wait and then see the settled status.
-    requisition = session.scalar(select(Requisition).where(Requisition.id == requisition_id).with_for_update()
-                                 .execution_options(populate_existing=True))
+    requisition = locked(session, Requisition, requisition_id)
     if requisition is None:
         raise NotFound("requisition", requisition_id)
     return requisition

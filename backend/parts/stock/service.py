@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from backend.accounts.models import Role, User
 from backend.accounts.scope import in_scope, stations_of
-from backend.db import clock_of
+from backend.db import clock_of, locked
 from backend.errors import Conflict, DomainError, Forbidden, NotFound
 from backend.parts.models import (FIXED_LOCATION_CODES, LedgerEntry, LocationKind, Part, Receipt, ReceiptLine,
                                   SerialUnit, StockBalance, StockLocation, Transfer, TransferLine, TransferStatus)
@@ -236,8 +236,7 @@ def get_visible_transfer(session: Session, transfer_id: int, user: User) -> Tran
 
 def _in_transit(session: Session, transfer_id: int) -> Transfer:
     # The row lock makes a second receive or cancel wait for the first and then see that it is settled.
-    transfer = session.scalar(select(Transfer).where(Transfer.id == transfer_id).with_for_update()
-                              .execution_options(populate_existing=True))
+    transfer = locked(session, Transfer, transfer_id)
     if transfer is None:
         raise NotFound("transfer", transfer_id)
     if transfer.status != TransferStatus.IN_TRANSIT:
