@@ -344,11 +344,19 @@ def _summed(q: Query, rollup: Rollup, end: datetime, *, whole_months: bool = Tru
     grouped = q.group_by is not None
     stmt = select(rows.c.grp if grouped else null().label("grp"), *(rows.c[k] for k in rollup.keys),
                   *(func.coalesce(func.sum(rows.c[m]), 0) for m in rollup.measures),
-                  func.count(func.distinct(case((counted > 0, rows.c.technician)))))
+                  _lead_technicians(q, counted, rows.c.technician))
     group = [*(rows.c[k] for k in rollup.keys), *([rows.c.grp] if grouped else [])]
     if group:
         stmt = stmt.group_by(*group).order_by(*group).having(func.sum(counted) > 0)
     return list(q.session.execute(stmt))
+
+
+def _lead_technicians(q: Query, counted: Any, technician: Any) -> ColumnElement[int]:
+    """How many lead technicians contributed to a group. By technician the group is one technician (or none), so a
+    flag answers what the DISTINCT count would, without SQLite sorting each group's technicians."""
+    if q.group_by is GroupBy.TECHNICIAN:
+        return func.max(case((and_(counted > 0, technician.is_not(None)), 1), else_=0))
+    return func.count(func.distinct(case((counted > 0, technician))))
 
 
 def _deadlines_from_facts(q: Query) -> dict[str, list[Row]]:
