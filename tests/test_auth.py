@@ -1,10 +1,12 @@
 """Sign-in, token refresh, expiry and tampering (issue 2 §5)."""
 
 import base64
+import dataclasses
 import json
 
 import jwt
 
+from backend.app import create_app
 from tests.conftest import PASSWORD, START
 
 PROBLEM = "application/problem+json"
@@ -78,6 +80,20 @@ def test_tampered_tokens_are_refused(client, make_user, login, settings):
         response = client.get("/api/v1/me", headers={"Authorization": f"Bearer {forged}"})
         assert response.status_code == 401, forged
     assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).get_json()["id"] == victim.id
+
+
+def test_a_token_verified_under_one_key_is_refused_under_another(client, make_user, login, settings, clock):
+    # Verified tokens are remembered per key: a server given a new secret (a rotated key, another deployment in
+    # the same process) checks the signature afresh and refuses what the old key signed.
+    token = login(make_user("agent")).token
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    rotated = create_app(dataclasses.replace(settings, secret_key="another-secret-key-that-is-long-enough-42"),
+                         clock=clock)
+    try:
+        response = rotated.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    finally:
+        rotated.extensions["onsite"].engine.dispose()
+    assert response.status_code == 401 and response.get_json()["detail"] == "access token is invalid"
 
 
 def test_disabled_user_cannot_sign_in_and_loses_access(client, make_user, login, as_role):
