@@ -7,7 +7,8 @@ Builds a SQLite database file with the real migrations (stations, technicians an
 requests through the real intake service, so their tiers and deadlines are genuine), then times, through the same
 service functions the API calls:
   - candidate search (backend.dispatch.candidates.find_candidates: the k-nearest index of backend.dispatch.nearest,
-    eligibility asked of the database for the nearest few, exact geodesics only while one could still make the list);
+    filtered by what it knows of each technician's eligibility, the database confirming the nearest few, exact
+    geodesics only for those that could make the list);
   - the bounding-box search it replaced (issue 3: indexed lat/lon columns, then exact geodesics inside the box), on
     the same requests in the same run, each answer checked to be the same technicians, order and distances;
   - candidate search right after a technician's position report (committed through the ORM, so audited): the index
@@ -50,6 +51,7 @@ from backend.config import Settings  # noqa: E402
 from backend.customers.models import Customer, Unit  # noqa: E402
 from backend.dispatch import candidates, geo, service  # noqa: E402
 from backend.dispatch.candidates import DEFAULT_LIMIT, Candidate, find_candidates  # noqa: E402
+from backend.dispatch.eligibility import criteria  # noqa: E402
 from backend.dispatch.models import CLOSED_JOB_STATUSES, Job, JobTechnician, ServiceRequest  # noqa: E402
 from backend.dispatch.nearest import HOME_STATION, LAST_KNOWN_POSITION, Position  # noqa: E402
 from backend.errors import Conflict  # noqa: E402
@@ -226,7 +228,7 @@ def bounding_box_search(session: Session, request: ServiceRequest, settings: Set
     """The search as issue 3 left it: the eligible technicians inside a bounding box around the site (indexed
     lat/lon columns of technicians and of stations), widened until the nearest are provably inside, then exact
     geodesics in order of a spherical estimate; names and open jobs in two more queries."""
-    eligible = and_(*(condition for _words, condition in candidates._criteria(request.required_skill, None)))
+    eligible = and_(*(condition for _words, condition in criteria(request.required_skill, None)))
 
     def in_box(box: geo.BoundingBox) -> list[Position]:
         with_fix = (select(Technician.id, Technician.last_latitude, Technician.last_longitude,
@@ -239,7 +241,9 @@ def bounding_box_search(session: Session, request: ServiceRequest, settings: Set
                    .join(Station, Station.id == Technician.home_station_id)
                    .where(eligible, Technician.last_latitude.is_(None), Technician.home_station_id.in_(
                        select(Station.id).where(box.where(Station.latitude, Station.longitude)))))
-        return [Position(*row) for row in session.execute(union_all(with_fix, at_home))]
+        # Eligible by the query itself: the index's filter fields are not read here.
+        return [Position(*row, available=True, skills=frozenset())
+                for row in session.execute(union_all(with_fix, at_home))]
 
     site = (request.site_latitude, request.site_longitude)
     found = geo.nearest(site, in_box, lambda p: (p.latitude, p.longitude), lambda p: p.technician_id,
@@ -256,7 +260,7 @@ def bounding_box_search(session: Session, request: ServiceRequest, settings: Set
     details = {f.item.technician_id: candidates._Details(f.item.home_station_id, names[f.item.technician_id],
                                                          loads.get(f.item.technician_id, 0)) for f in found}
     return candidates.rank(candidates._evaluate(request, found, details, now=datetime.now(UTC),
-                                                travel_speed_kmh=settings.travel_speed_kmh))[:DEFAULT_LIMIT]
+                                                travel_speed_kmh=settings.travel_speed_kmh), DEFAULT_LIMIT)
 
 
 def time_searches_after_moves(onsite: Onsite, rng: random.Random, request_ids: list[int], count: int,

@@ -13,6 +13,7 @@ p50 and p99 latency, the ratio to the ping's requests per second measured right 
 time per request (gunicorn's master and workers, from /proc) with its ratio to the ping's: on a machine busy with
 other work the CPU time per request is the steadier figure.
 
+  GET  /api/v1/health                             liveness: no sign-in, no database (the app's own layers)
   GET  /api/v1/jobs/{id}                          a dispatcher reading a dispatched job
   GET  /api/v1/service-requests/{id}              the same job's request
   GET  /api/v1/service-requests?page_size=50      the board's first page (the demo data's requests)
@@ -139,6 +140,9 @@ TECHNICIAN_PASSWORD = "technician-demo-pass"
 PING = Endpoint("GET /ping (bare Flask)", "/ping", "")
 # Each made from the demo data's ids (demo_ids).
 ENDPOINTS: list[Callable[[dict[str, Any]], Endpoint]] = [
+    # No sign-in, no database: what every request pays for the app's own layers (request id, CSRF check, metrics,
+    # access log, audit context, security headers, flask-smorest's response), the floor under the others' ratios.
+    lambda ids: Endpoint("GET health (floor)", "/api/v1/health", ""),
     lambda ids: Endpoint("GET jobs/{id}", f"/api/v1/jobs/{ids['job']}", "dispatcher"),
     lambda ids: Endpoint("GET service-requests/{id}", f"/api/v1/service-requests/{ids['request']}", "dispatcher"),
     lambda ids: Endpoint("GET board (page_size=50)", "/api/v1/service-requests?page_size=50", "dispatcher"),
@@ -257,7 +261,8 @@ def run(args: argparse.Namespace, targets: list[Target], ping_url: str, ping_pid
         report("GET /ping (bare Flask)", ping, ping)
         for target in targets:
             endpoint = endpoint_of(target)
-            token = sign_in(target.url, endpoint.username, PASSWORDS.get(endpoint.username, TECHNICIAN_PASSWORD))
+            token = sign_in(target.url, endpoint.username, PASSWORDS.get(endpoint.username, TECHNICIAN_PASSWORD)) \
+                if endpoint.username else None
             figures = measure(target.url, target.pid, endpoint, token, duration, units, connections)
             results[target.label][name] = (figures, ping)
             report(f"{name} [{target.label}]", figures, ping)

@@ -133,7 +133,8 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
     for _ in range(FLEET):
         where = draw(st.one_of(st.none(), places, st.sampled_from(spots)))
         technicians.append({"position": where, "active": likely(), "on_shift": likely(),
-                            "home": draw(st.integers(0, STATIONS - 1))})
+                            "home": draw(st.integers(0, STATIONS - 1)),
+                            "skills": [skill for skill in SKILLS if likely()]})
     return {"stations": [{"place": p, "active": likely() or draw(st.booleans()), "may_receive_work": likely()}
                          for p in station_places],
             "technicians": technicians,
@@ -153,6 +154,8 @@ def _arrange(app: Flask, fleet: Fleet, scenario: dict[str, Any]) -> None:
             technician.last_latitude, technician.last_longitude = t["position"] or (None, None)
             technician.active, technician.on_shift = t["active"], t["on_shift"]
             technician.home_station_id = fleet.station_ids[t["home"]]
+            if "skills" in t:
+                technician.skills = t["skills"]
         session.commit()
 
 
@@ -277,6 +280,46 @@ def test_dsp6_a_new_home_station_and_a_moved_station_are_seen_by_the_next_search
     assert desk.admin.patch(url, json={"latitude": target[0], "longitude": target[1]},
                             headers={"If-Match": etag}).status_code == 200
     assert _candidates(desk.dispatcher, request["id"])[0]["distance_km"] == 0.0
+
+
+def test_dsp6_a_skill_granted_or_taken_is_seen_by_the_next_search_in_every_process(desk: Desk,
+                                                                                  worker: Flask) -> None:
+    # The index filters by skill before the database is asked: a stale skill set would hide or offer the wrong one.
+    request = desk.register(50, required_skill="hydraulics")
+    target = (request["site_latitude"], request["site_longitude"])
+    beside = site(5, 0, target)
+    near = desk.technician(position=(beside["site_latitude"], beside["site_longitude"]), name="Near")
+    far = desk.technician(position=ZHENGZHOU, name="Far", skills=["hydraulics"])
+    elsewhere = Api(worker.test_client(), desk.dispatcher.token)
+    assert [c["technician_id"] for c in _candidates(elsewhere, request["id"])] == [far["id"]]
+
+    url = f"/api/v1/technicians/{near['id']}"
+    patch = desk.admin.patch(url, json={"skills": ["body", "hydraulics"]},
+                             headers={"If-Match": desk.admin.get(url).headers["ETag"]})
+    assert patch.status_code == 200, patch.get_json()
+    for api in (elsewhere, desk.dispatcher):
+        assert [c["technician_id"] for c in _candidates(api, request["id"])] == [near["id"], far["id"]]
+
+    url = f"/api/v1/technicians/{far['id']}"
+    patch = desk.admin.patch(url, json={"skills": []}, headers={"If-Match": desk.admin.get(url).headers["ETag"]})
+    assert patch.status_code == 200, patch.get_json()
+    for api in (elsewhere, desk.dispatcher):
+        assert [c["technician_id"] for c in _candidates(api, request["id"])] == [near["id"]]
+
+
+def test_dsp6_the_database_has_the_last_word_over_the_index(app: Flask) -> None:
+    # A write past the ORM leaves no audit entry, so the index still offers the technician it took off shift; the
+    # database's check refuses them and the search goes on to the next nearest.
+    fleet = _fleet(app)
+    _arrange(app, fleet, {"stations": [{"place": ZHENGZHOU, "active": True, "may_receive_work": True}] * STATIONS,
+                          "technicians": [{"position": tuple(site(km, 0, ZHENGZHOU).values()), "active": True,
+                                           "on_shift": True, "home": 0} for km in range(1, FLEET + 1)]})
+    nearest_three = [t.technician_id for t in _search(app, ZHENGZHOU, limit=3)]
+    assert nearest_three == fleet.technician_ids[:3]
+    with _writer(app) as session:
+        session.execute(update(Technician).where(Technician.id.in_(nearest_three[:2])).values(on_shift=False))
+        session.commit()
+    assert [t.technician_id for t in _search(app, ZHENGZHOU, limit=3)] == fleet.technician_ids[2:5]
 
 
 def test_a_position_in_a_transaction_is_seen_there_and_gone_after_a_rollback(app: Flask) -> None:

@@ -5,14 +5,15 @@ station is active and may receive work (DSP-10). Ranked by: can arrive before th
 then open jobs, then technician id (so equal candidates always come out in the same order).
 
 Scale: a technician's position is their last known fix, else their home station's position. Every process keeps
-them all in a k-nearest index (backend.dispatch.nearest), fresh as of the last commit; the search takes technicians
-from it nearest first, asks the database which of them are eligible (with their names and open jobs, one query per
-batch), and measures exact geodesic distances only while one could still make the list.
+them all in a k-nearest index (backend.dispatch.nearest), with whether they may be sent and their skills, fresh as
+of the last commit; the search takes those who may qualify from it nearest first, has the database confirm the ones
+that could make the list (with their names and open jobs: one query in the usual search), and measures exact
+geodesic distances only for them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -22,6 +23,7 @@ from sqlalchemy import ColumnElement, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from backend.accounts.models import User
+from backend.dispatch.eligibility import criteria
 from backend.dispatch.geo import Found, distance_km
 from backend.dispatch.models import CLOSED_JOB_STATUSES, Job, JobTechnician, ServiceRequest
 from backend.dispatch.nearest import HOME_STATION as HOME_STATION
@@ -30,7 +32,7 @@ from backend.dispatch.nearest import Position, index_for, positions
 from backend.dispatch.sla import DeadlineKind, DeadlineStatus
 from backend.errors import DomainError
 from backend.stations.models import Station
-from backend.technicians.models import Technician, TechnicianSkill
+from backend.technicians.models import Technician
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 50
@@ -68,25 +70,6 @@ class _Details:
     open_jobs: int
 
 
-def _criteria(required_skill: str | None, stations: frozenset[int] | None) -> list[tuple[str, ColumnElement[bool]]]:
-    """DSP-6 as SQL, each condition with the words that explain its failure. The search ANDs them; an explicit
-    pick selects them one by one to say which failed, so the rule is written once. `stations`: the dispatcher's
-    (SCP-1), whose technicians they may send; None for the whole company."""
-    criteria = [
-        ("is not active", Technician.active.is_(True)),
-        ("is not on shift", Technician.on_shift.is_(True)),
-        ("has an inactive home station", Station.active.is_(True)),
-        # rule DSP-10: a barred station (停止派工) gets no work.
-        ("has a home station barred from receiving work", Station.may_receive_work.is_(True)),
-    ]
-    if required_skill:
-        criteria.append((f"lacks the required skill {required_skill!r}",
-                         Technician.skill_rows.any(TechnicianSkill.skill == required_skill)))
-    if stations is not None:
-        criteria.append(("is not based at one of your stations", Technician.home_station_id.in_(sorted(stations))))
-    return criteria
-
-
 def on_site_due(service_request: ServiceRequest) -> datetime | None:
     deadline = service_request.deadline(DeadlineKind.ON_SITE)
     return deadline.due_at if deadline is not None and deadline.status == DeadlineStatus.OPEN else None
@@ -107,16 +90,27 @@ def find_candidates(session: Session, service_request: ServiceRequest, *, now: d
 
     site = (service_request.site_latitude, service_request.site_longitude)
     # The nearest `limit` and any tied with the last: open jobs, then ids, break ties in distance (rank).
-    found = index_for(session).nearest(site, at_least=limit, keep=keep, stations=stations)
-    return rank(_evaluate(service_request, found, details, now=now, travel_speed_kmh=travel_speed_kmh))[:limit]
+    found = index_for(session).nearest(site, at_least=limit, keep=keep,
+                                       qualifies=_may_qualify(service_request.required_skill, stations))
+    return rank(_evaluate(service_request, found, details, now=now, travel_speed_kmh=travel_speed_kmh), limit)
+
+
+def _may_qualify(required_skill: str | None, stations: frozenset[int] | None) -> Callable[[Position], bool]:
+    """DSP-6 as the index knows a technician (fresh as of the last commit, and the session's own changes), so that
+    the database is asked only about the nearest of those who may qualify; its query (`_eligible_among`) decides."""
+    def qualifies(p: Position) -> bool:
+        return p.available and (not required_skill or required_skill in p.skills) and \
+            (stations is None or p.home_station_id in stations)
+
+    return qualifies
 
 
 def evaluate_crew(session: Session, service_request: ServiceRequest, technician_ids: Sequence[int], *,
                   now: datetime, travel_speed_kmh: float, stations: frozenset[int] | None = None) -> list[Candidate]:
     """The dispatcher's own pick: every one must exist and be eligible (DSP-6); measured like a candidate."""
-    criteria = _criteria(service_request.required_skill, stations)
+    rules = criteria(service_request.required_skill, stations)
     verdicts = {row[0]: row[1:] for row in session.execute(
-        select(Technician.id, *(condition for _words, condition in criteria))
+        select(Technician.id, *(condition for _words, condition in rules))
         .join(Station, Station.id == Technician.home_station_id)
         .where(Technician.id.in_(technician_ids)))}
     problems = []
@@ -124,7 +118,7 @@ def evaluate_crew(session: Session, service_request: ServiceRequest, technician_
         if ident not in verdicts:
             problems.append(f"technician {ident} does not exist")
             continue
-        failed = [words for (words, _condition), ok in zip(criteria, verdicts[ident], strict=True) if not ok]
+        failed = [words for (words, _condition), ok in zip(rules, verdicts[ident], strict=True) if not ok]
         if failed:
             problems.append(f"technician {ident} {' and '.join(failed)}")
     if problems:
@@ -152,7 +146,7 @@ def _details_query(*conditions: ColumnElement[bool]) -> Select[Any]:
 def _eligible_among(required_skill: str | None, stations: frozenset[int] | None) -> Select[Any]:
     """The details of the eligible (DSP-6) among the technicians bound as `ids`. Built once per skill and stations:
     making the statement costs a search more than running it."""
-    eligible = (condition for _words, condition in _criteria(required_skill, stations))
+    eligible = (condition for _words, condition in criteria(required_skill, stations))
     return _details_query(*eligible, Technician.id.in_(bindparam("ids", expanding=True)))
 
 
@@ -175,8 +169,9 @@ def _evaluate(service_request: ServiceRequest, found: list[Found[Position]], det
     return candidates
 
 
-def rank(candidates: list[Candidate]) -> list[Candidate]:
-    ordered = sorted(candidates, key=lambda c: c.sort_key)
+def rank(candidates: list[Candidate], limit: int) -> list[Candidate]:
+    """The first `limit` in rank order, each with its rank and why it is below the one above."""
+    ordered = sorted(candidates, key=lambda c: c.sort_key)[:limit]
     ranked: list[Candidate] = []
     for position, candidate in enumerate(ordered, start=1):
         ranked.append(replace(candidate, rank=position,
@@ -209,5 +204,5 @@ def eligible_technicians(session: Session, required_skill: str | None, stations:
                          ) -> dict[int, tuple[str, int]]:
     """Every technician eligible (DSP-6) for work needing `required_skill`, only those based at `stations` when given
     (SCP-1): name and open jobs by id. For planning many requests at once (PLN-1, backend.planning.plans)."""
-    eligible = (condition for _words, condition in _criteria(required_skill, stations))
+    eligible = (condition for _words, condition in criteria(required_skill, stations))
     return {ident: (name, load) for ident, _station, name, load in session.execute(_details_query(*eligible))}

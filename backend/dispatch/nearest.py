@@ -3,15 +3,20 @@
 A technician is at their last known fix, else at their home station. Every process keeps all of them in a k-nearest
 index: unit vectors in a KD-tree (scipy's cKDTree). The chord between two unit vectors grows with the great-circle
 angle between them, so the tree hands out technicians in order of that angle, and the angle times the smallest
-radius of curvature of the WGS-84 ellipsoid is a lower bound on the geodesic. The exact geodesic is measured only
-while a technician could still make the list, so the answer is the full scan's: the same technicians, the same
-distances to the metre (`exact_km`: geopy's distance, reached through PROJ's C code of the same algorithm).
+radius of curvature of the WGS-84 ellipsoid is a lower bound on the geodesic (the largest, an upper bound). The
+exact geodesic is measured only while a technician could still make the list, so the answer is the full scan's: the
+same technicians, the same distances to the metre (`exact_km`: geopy's distance, reached through PROJ's C code of
+the same algorithm).
 
-Fresh in every process: every change to a technician or a station is audited in its own transaction
+With each position the index keeps whether the technician may be sent at all and their skills, so a search passes
+over those who cannot qualify without asking the database, and asks it (`keep`) only about the nearest of the rest:
+once in the usual search. The database has the last word.
+
+Fresh in every process: every change to a technician, their skills or a station is audited in its own transaction
 (backend.audit.recorder), so the audit log's ids are a change feed. Each search asks the caller's session for the
 newest audit id (one primary-key lookup); when it is past what the index has applied, the index reads the new
 entries on a connection of its own (committed changes only, so a transaction that rolls back never reaches the
-index), re-reads the positions of the technicians and stations they name, and patches itself. Changes the session
+index), re-reads the technicians and stations they name, and patches itself. Changes the session
 sees beyond those are its own transaction's, patched in for that search alone. Writes that bypass the ORM leave no
 audit record and are not seen until the process restarts.
 """
@@ -30,13 +35,14 @@ from typing import Any
 import numpy as np
 from pyproj import Geod
 from scipy.spatial import cKDTree
-from sqlalchemy import ColumnElement, Connection, Engine, func, literal, or_, select, union_all
+from sqlalchemy import ColumnElement, Connection, Engine, and_, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from backend.audit.models import AuditEntry
+from backend.dispatch.eligibility import criteria
 from backend.dispatch.geo import DISTANCE_DECIMALS, Found, Point, distance_km
 from backend.stations.models import Station
-from backend.technicians.models import Technician
+from backend.technicians.models import Technician, TechnicianSkill
 
 LAST_KNOWN_POSITION = "last_known_position"
 HOME_STATION = "home_station"
@@ -45,10 +51,14 @@ HOME_STATION = "home_station"
 # N ≥ a: every path, the geodesic included, is at least a(1 − e²) times as long as the same path on the unit sphere,
 # where geodetic latitude and longitude are spherical coordinates. a(1 − e²) = 6335.439 km (M at the equator).
 _SMALLEST_RADIUS_KM = 6335.439 * (1 - 1e-9)
+# And M, N ≤ a/√(1 − e²) = 6399.594 km (both at the poles): the image of the great circle is a path no longer than
+# the angle times that, so the geodesic is no longer either.
+_LARGEST_RADIUS_KM = 6399.594 * (1 + 1e-9)
 # Distances are rounded to the metre: one just beyond the bound may round down by half a metre.
 _ROUNDING_KM = 10 ** -DISTANCE_DECIMALS
-# Technicians looked at per place wanted before the first eligibility query. In the benchmark's fleet (a third to
-# two thirds eligible, by skill) four settle 84 % of searches in one query, six 91 %, for half as many rows again.
+# Technicians the first look into the tree takes per place wanted; a batch widens by _WIDEN_FACTOR until it holds
+# enough who may qualify, far enough out to settle them. In the benchmark's fleet (a third to two thirds eligible, by
+# skill) 3 and 8 per place were no faster than 5.
 _FIRST_LOOK_PER_WANTED = 5
 _WIDEN_FACTOR = 4
 # Patches pile up beside the tree; past this share of the fleet the tree is rebuilt with them.
@@ -61,7 +71,7 @@ _HOLE_SECONDS = 300.0
 _LOOK_BACK_IDS = 10_000
 _MAX_DELTA = 20_000  # more new audit entries than this at once: rebuild rather than patch
 _NEWEST_AUDIT_ID = select(func.max(AuditEntry.id))
-_TRACKED = (Technician.__tablename__, Station.__tablename__)
+_TRACKED = (Technician.__tablename__, Station.__tablename__, TechnicianSkill.__tablename__)
 _WGS84 = Geod(ellps="WGS84")
 # PROJ and geopy both run Karney's algorithm (in C, and in Python: a few µs against some 40 µs) and agree to a few
 # nanometres, so they round to the same metre unless the distance is this close to half a metre.
@@ -75,19 +85,38 @@ class Position:
     longitude: float
     source: str
     home_station_id: int
+    # What the index filters by (DSP-6), read with the position: the technician and their station may be sent
+    # (backend.dispatch.eligibility without skill or stations), and the technician's skills.
+    available: bool
+    skills: frozenset[str]
+
+
+_AVAILABLE = and_(*(condition for _words, condition in criteria(None, None))).label("available")
 
 
 def positions(db: Session | Connection, *conditions: ColumnElement[bool]) -> list[Position]:
-    """Technicians where dispatch reckons them to be: their last known position, else their home station (DSP-6).
-    `conditions` may name technicians' columns only."""
+    """Technicians where dispatch reckons them to be: their last known position, else their home station (DSP-6),
+    with whether they may be sent and their skills. `conditions` may name technicians' columns only."""
     with_fix = (select(Technician.id, Technician.last_latitude, Technician.last_longitude,
-                       literal(LAST_KNOWN_POSITION), Technician.home_station_id)
+                       literal(LAST_KNOWN_POSITION), Technician.home_station_id, _AVAILABLE)
+                .join(Station, Station.id == Technician.home_station_id)
                 .where(*conditions, Technician.last_latitude.is_not(None)))
     at_home = (select(Technician.id, Station.latitude, Station.longitude, literal(HOME_STATION),
-                      Technician.home_station_id)
+                      Technician.home_station_id, _AVAILABLE)
                .join(Station, Station.id == Technician.home_station_id)
                .where(*conditions, Technician.last_latitude.is_(None)))
-    return [Position(*row) for row in db.execute(union_all(with_fix, at_home))]
+    skills: dict[int, set[str]] = {}
+    for ident, skill in db.execute(select(TechnicianSkill.technician_id, TechnicianSkill.skill)
+                                   .join(Technician, Technician.id == TechnicianSkill.technician_id)
+                                   .where(*conditions)):
+        skills.setdefault(ident, set()).add(skill)
+    shared: dict[frozenset[str], frozenset[str]] = {}  # a fleet has few combinations of skills: one set each
+    found = []
+    for ident, latitude, longitude, source, station, available in db.execute(union_all(with_fix, at_home)):
+        own = frozenset(skills.get(ident, ()))
+        found.append(Position(ident, latitude, longitude, source, station, bool(available),
+                              shared.setdefault(own, own)))
+    return found
 
 
 def unit_vectors(latitudes: Any, longitudes: Any) -> np.ndarray:
@@ -107,6 +136,11 @@ def exact_km(site: Point, where: Point) -> float:
 def geodesic_lower_bound_km(chord: float) -> float:
     """No two points `chord` apart as unit vectors are closer than this on WGS-84, rounded to the metre."""
     return 2 * math.asin(min(1.0, chord / 2)) * _SMALLEST_RADIUS_KM - _ROUNDING_KM
+
+
+def geodesic_upper_bound_km(chord: float) -> float:
+    """No two points `chord` apart as unit vectors are farther than this on WGS-84, rounded to the metre."""
+    return 2 * math.asin(min(1.0, chord / 2)) * _LARGEST_RADIUS_KM + _ROUNDING_KM
 
 
 class _Tree:
@@ -135,35 +169,36 @@ class _View:
         return _View(_Tree(kept + [p for p in patches.values() if p is not None]))
 
     def by_angle(self, site: Point, at_least: int,
-                 stations: Collection[int] | None) -> Iterator[tuple[list[tuple[float, Position]], float]]:
-        """Batches of (chord, position), nearest first, each with the chord that nobody not yet handed out is
-        nearer than (inf when everyone has been). Only technicians based at `stations`, when given."""
+                 qualifies: Callable[[Position], bool]) -> Iterator[tuple[list[tuple[float, Position]], float]]:
+        """Batches of (chord, position) of the technicians that `qualifies` accepts, nearest first, each with the
+        chord that nobody not yet handed out is nearer than (inf when everyone has been). A batch reaches far
+        enough to settle its `at_least` nearest: nobody beyond it can be nearer on the ellipsoid."""
         lat, lon = math.radians(site[0]), math.radians(site[1])
         centre = np.array((math.cos(lat) * math.cos(lon), math.cos(lat) * math.sin(lon), math.sin(lat)))
         moved = sorted(((c, p) for c, p in zip(np.linalg.norm(self._moved_vectors - centre, axis=1).tolist(),
-                                               self._moved, strict=True)
-                        if stations is None or p.home_station_id in stations), key=lambda pair: pair[0]) \
-            if self._moved else []
+                                               self._moved, strict=True) if qualifies(p)),
+                       key=lambda pair: pair[0]) if self._moved else []
         items, size, patches = self.tree.items, len(self.tree.items), self.patches
         handed_out: set[int] = set()  # tree rows: ties may come in another order as k grows
         k, next_moved = _FIRST_LOOK_PER_WANTED * max(at_least, 1), 0
         while True:
             batch: list[tuple[float, Position]] = []
             frontier = math.inf
-            if len(handed_out) < size:
+            while len(handed_out) < size:
                 k = min(k, size)
                 chords, rows = self.tree.tree.query(centre, [*range(1, k + 1)])
-                if k < size:
-                    frontier = float(chords[-1])
+                frontier = float(chords[-1]) if k < size else math.inf
                 # Plain Python from here: numpy's per-call cost is more than these few dozen rows' worth.
                 for chord, row in zip(chords.tolist(), rows.tolist(), strict=True):
                     if row in handed_out:
                         continue
                     handed_out.add(row)
                     p = items[row]
-                    if p.technician_id not in patches and (stations is None or p.home_station_id in stations):
+                    if p.technician_id not in patches and qualifies(p):
                         batch.append((chord, p))
                 k *= _WIDEN_FACTOR
+                if _settled(batch, moved[next_moved:], at_least, frontier):
+                    break
             while next_moved < len(moved) and moved[next_moved][0] <= frontier:
                 batch.append(moved[next_moved])
                 next_moved += 1
@@ -173,32 +208,58 @@ class _View:
                 return
 
     def nearest(self, site: Point, *, at_least: int, keep: Callable[[list[int]], Iterable[int]],
-                stations: Collection[int] | None = None) -> list[Found[Position]]:
+                qualifies: Callable[[Position], bool] = lambda _p: True) -> list[Found[Position]]:
         """The `at_least` nearest technicians that `keep` keeps (all of them, when there are fewer), with any tied
-        with the last, nearest first, each with its exact geodesic distance. `keep(ids)` answers which of the
-        given technicians qualify (one query per batch); it is asked only about those that could still make it."""
+        with the last, nearest first, each with its exact geodesic distance. Only those that `qualifies` accepts
+        (what the index knows of them) are considered; `keep(ids)` has the last word on them (one query per call),
+        and is asked only about those that could still make the list: in the usual search, once."""
         found: list[Found[Position]] = []
         measured: dict[tuple[float, float], float] = {}  # those based at one station share a position
+        waiting: list[tuple[float, Position]] = []  # handed out, not yet asked about, nearest first
+        frontier = 0.0  # nobody handed out yet: everyone is at least this far
+        batches = self.by_angle(site, at_least, qualifies)
 
         def beaten(chord: float) -> bool:
             return len(found) >= at_least and geodesic_lower_bound_km(chord) > found[at_least - 1].distance_km
 
-        for batch, frontier in self.by_angle(site, at_least, stations):
-            hopeful = [(chord, p) for chord, p in batch if not beaten(chord)]
-            kept = set(keep([p.technician_id for _chord, p in hopeful])) if hopeful else set()
-            for chord, p in hopeful:
-                if beaten(chord):
-                    break  # everyone after this one is farther still
+        while True:
+            waiting = [(chord, p) for chord, p in waiting if not beaten(chord)]
+            missing = at_least - len(found)
+            if missing > 0 and len(waiting) < missing or not waiting:
+                if frontier == math.inf or beaten(frontier):
+                    if not waiting:
+                        break
+                else:
+                    batch, frontier = next(batches)
+                    waiting = sorted(waiting + batch, key=lambda pair: pair[0])
+                    continue
+            # Those that could still be among the `at_least` nearest: within the farthest that the missing ones
+            # could be (or, with the list full, not beaten by its last).
+            reach = (found[at_least - 1].distance_km if missing <= 0 else
+                     geodesic_upper_bound_km(waiting[missing - 1][0]) if len(waiting) >= missing else math.inf)
+            asked = [(chord, p) for chord, p in waiting if geodesic_lower_bound_km(chord) <= reach]
+            waiting = waiting[len(asked):]
+            kept = set(keep([p.technician_id for _chord, p in asked]))
+            for _chord, p in asked:
                 if p.technician_id in kept:
                     where = (p.latitude, p.longitude)
                     if where not in measured:
                         measured[where] = exact_km(site, where)
                     insort(found, Found(p, measured[where]), key=lambda f: f.distance_km)
-            if beaten(frontier):
-                break
         if len(found) > at_least:
             found = [f for f in found if f.distance_km <= found[at_least - 1].distance_km]
         return found
+
+
+def _settled(batch: list[tuple[float, Position]], moved: list[tuple[float, Position]], at_least: int,
+             frontier: float) -> bool:
+    """Whether a batch reaching to `frontier` (with the moved ones inside it) holds its `at_least` nearest for sure:
+    nobody beyond the frontier can be nearer than the farthest they can be."""
+    if frontier == math.inf:
+        return True
+    chords = sorted([chord for chord, _p in batch] + [chord for chord, _p in moved if chord <= frontier])
+    return len(chords) >= at_least and \
+        geodesic_lower_bound_km(frontier) > geodesic_upper_bound_km(chords[at_least - 1])
 
 
 @dataclass(frozen=True)
@@ -288,7 +349,9 @@ class PositionIndex:
 
 def _changes(db: Session | Connection, entries: Iterable[Any]) -> dict[int, Position | None]:
     """Where the technicians named by these audit entries are now (None: gone), and those of the stations named."""
-    technicians = {int(e.entity_id) for e in entries if e.entity_type == Technician.__tablename__}
+    # A skill's entity id is "<technician id>/<skill>".
+    technicians = {int(e.entity_id.split("/")[0]) for e in entries
+                   if e.entity_type in (Technician.__tablename__, TechnicianSkill.__tablename__)}
     stations = {int(e.entity_id) for e in entries if e.entity_type == Station.__tablename__}
     if not technicians and not stations:
         return {}
