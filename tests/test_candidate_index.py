@@ -31,7 +31,7 @@ from backend.dispatch.candidates import Candidate, find_candidates
 from backend.dispatch.geo import distance_km
 from backend.dispatch.models import ServiceRequest
 from backend.dispatch.nearest import (HOME_STATION, LAST_KNOWN_POSITION, exact_km, geodesic_lower_bound_km,
-                                      unit_vectors)
+                                      geodesic_upper_bound_km, unit_vectors)
 from backend.stations.models import Station
 from backend.technicians.models import Technician, TechnicianSkill
 from tests import factories
@@ -183,6 +183,15 @@ def test_the_pruning_bound_never_exceeds_the_geodesic(a: tuple[float, float], b:
     """The search skips technicians by this bound; were it ever above the true distance, it could skip a winner."""
     u, v = unit_vectors([a[0], b[0]], [a[1], b[1]])
     assert geodesic_lower_bound_km(float(math.dist(u, v))) <= distance_km(a, b)
+
+
+@given(a=places, b=places)
+@hypothesis_settings(max_examples=500, deadline=None)
+def test_the_reach_bound_never_falls_short_of_the_geodesic(a: tuple[float, float], b: tuple[float, float]) -> None:
+    """A batch is settled, and the database asked about its nearest, within this bound: below the true distance,
+    the search would need a second query (never a wrong answer) in the usual case."""
+    u, v = unit_vectors([a[0], b[0]], [a[1], b[1]])
+    assert geodesic_upper_bound_km(float(math.dist(u, v))) >= distance_km(a, b)
 
 
 @given(a=places, b=places, bearing=st.floats(0, 360))
