@@ -153,9 +153,9 @@ def test_a_technicians_sync_is_read_in_two_statements_after_the_user(app: Flask,
     # 3. the crews of all those jobs with their names.
     assert len(statements) - len(routing) == 3, listing(statements)
     assert len(response.get_json()["jobs"]) == 2
-    # The day route beside them: the technician's home station; their jobs of the day; the jobs' deadlines; the crews;
-    # then the crew accounts' roles and stations and the technicians' skills, which the route does not show.
-    assert len(routing) == 7, listing(routing)
+    # The day route beside them: the technician's home station; their jobs of the day; the jobs' crews (ids only) and
+    # their requests' deadlines. Not the crew accounts' roles and stations or the technicians' skills.
+    assert len(routing) == 4, listing(routing)
 
 
 def test_intake_statements(app: Flask, desk: Desk, floor: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from backend.accounts.models import User
 from backend.accounts.scope import require_in_scope
@@ -187,11 +187,13 @@ def working_day(technician: Technician, zone: ZoneInfo, now: datetime) -> date:
 
 
 def open_jobs(session: Session, technician_id: int) -> list[Job]:
-    """The technician's jobs that still need the visit, oldest first."""
+    """The technician's jobs that still need the visit, oldest first: with each request (joined) and its deadlines,
+    and the crew's technician ids (who may see the job), not the crew's accounts, roles, stations and skills that a
+    job's default loads would bring."""
     return list(session.scalars(
         select(Job).join(JobTechnician, JobTechnician.job_id == Job.id)
         .where(JobTechnician.technician_id == technician_id, Job.status.in_([*UNDER_WAY, *TO_VISIT]))
-        .order_by(Job.id)))
+        .order_by(Job.id).options(selectinload(Job.crew).lazyload(JobTechnician.technician))))
 
 
 def day_route(session: Session, technician: Technician, day: date | None, *, now: datetime,
