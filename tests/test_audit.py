@@ -56,6 +56,30 @@ def test_role_changes_are_audited(as_role):
     assert sorted((e["change"], e["after"]["role"]) for e in mine) == [("create", "agent"), ("create", "dispatcher")]
 
 
+def test_a_role_or_skill_taken_away_is_audited_too(as_role, make_user):
+    # Taken away by leaving it out of the list: the ORM deletes the row as an orphan during the flush.
+    admin = as_role("admin")
+    user = admin.post("/api/v1/users", json={"username": "zhou.li", "password": "secret-password-1",
+                                              "roles": ["agent", "dispatcher"]}).get_json()
+    url = f"/api/v1/users/{user['id']}"
+    assert admin.patch(url, json={"roles": ["agent"]},
+                       headers={"If-Match": admin.get(url).headers["ETag"]}).status_code == 200
+    removed = [e for e in admin.get("/api/v1/audit?entity_type=user_roles").get_json() if e["change"] == "delete"]
+    assert [(e["entity_id"], e["before"]["role"], e["after"]) for e in removed] == \
+        [(f"{user['id']}/dispatcher", "dispatcher", None)]
+
+    station = factories.station(admin)
+    technician = factories.technician(admin, make_user("technician").id, station["id"],
+                                      skills=["body", "electrical"])
+    url = f"/api/v1/technicians/{technician['id']}"
+    assert admin.patch(url, json={"skills": ["body"]},
+                       headers={"If-Match": admin.get(url).headers["ETag"]}).status_code == 200
+    removed = [e for e in admin.get("/api/v1/audit?entity_type=technician_skills").get_json()
+               if e["change"] == "delete"]
+    assert [(e["entity_id"], e["before"]["skill"]) for e in removed] == [(f"{technician['id']}/electrical",
+                                                                         "electrical")]
+
+
 def test_failed_requests_write_no_audit(as_role):
     admin = as_role("admin")
     before = len(admin.get("/api/v1/audit?page_size=200").get_json())

@@ -13,7 +13,7 @@ from enum import Enum
 from typing import Any
 
 from sqlalchemy import event, insert, inspect
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from backend.audit.models import AuditEntry
 from backend.db import Base, clock_of
@@ -81,13 +81,31 @@ def _entity_id(obj: Base) -> str:
     return "/".join(str(v) for v in inspect(obj).mapper.primary_key_from_instance(obj))
 
 
+# The rows a flush deleted, gathered as they go: `session.deleted` lists only those deleted by name, not the orphans a
+# delete-orphan cascade removes during the flush (a skill taken off a technician, a member off a crew).
+_DELETED_KEY = "audit_deleted"
+
+
+@event.listens_for(Session, "before_flush")
+def _new_flush(session: Session, _flush_context: Any, _instances: Any) -> None:
+    session.info.pop(_DELETED_KEY, None)  # left by a flush that failed before it was recorded
+
+
+@event.listens_for(Audited, "after_delete", propagate=True)
+def _deleted(_mapper: Any, _connection: Any, target: Any) -> None:
+    session = object_session(target)
+    if session is not None:
+        session.info.setdefault(_DELETED_KEY, []).append(target)
+
+
 @event.listens_for(Session, "after_flush")
 def _record(session: Session, _flush_context: Any) -> None:
     context: AuditContext | None = session.info.get(AUDIT_KEY)
     context = context or AuditContext(actor_user_id=None, actor_name="system", action="system")
     now = clock_of(session).now()
     rows = []
-    for change, objects in (("create", session.new), ("update", session.dirty), ("delete", session.deleted)):
+    deleted = session.info.pop(_DELETED_KEY, [])
+    for change, objects in (("create", session.new), ("update", session.dirty), ("delete", deleted)):
         for obj in objects:
             if not isinstance(obj, Audited):
                 continue

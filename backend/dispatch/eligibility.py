@@ -22,7 +22,7 @@ def criteria(required_skill: str | None, stations: frozenset[int] | None) -> lis
     ]
     if required_skill:
         rules.append((f"lacks the required skill {required_skill!r}",
-                         Technician.skill_rows.any(TechnicianSkill.skill == required_skill)))
+                      Technician.skill_rows.any(TechnicianSkill.skill == required_skill)))
     if stations is not None:
         rules.append(("is not based at one of your stations", Technician.home_station_id.in_(sorted(stations))))
     return rules

@@ -10,15 +10,17 @@ the same algorithm).
 
 With each position the index keeps whether the technician may be sent at all and their skills, so a search passes
 over those who cannot qualify without asking the database, and asks it (`keep`) only about the nearest of the rest:
-once in the usual search. The database has the last word.
+once in the usual search. The database has the last word on those the index offers; one the index holds
+unavailable is not offered, so the index must be as fresh as the positions are.
 
 Fresh in every process: every change to a technician, their skills or a station is audited in its own transaction
 (backend.audit.recorder), so the audit log's ids are a change feed. Each search asks the caller's session for the
 newest audit id (one primary-key lookup); when it is past what the index has applied, the index reads the new
 entries on a connection of its own (committed changes only, so a transaction that rolls back never reaches the
-index), re-reads the technicians and stations they name, and patches itself. Changes the session
-sees beyond those are its own transaction's, patched in for that search alone. Writes that bypass the ORM leave no
-audit record and are not seen until the process restarts.
+index), re-reads the technicians and stations they name, and patches itself. Changes the session sees beyond those
+are its own transaction's, patched in for that search alone. Writes that bypass the ORM leave no audit record and
+are not seen until the process restarts (the backend makes none to technicians, their skills or stations), nor is a
+change whose transaction held its audit id longer than _HOLE_SECONDS before committing.
 """
 
 from __future__ import annotations
@@ -253,8 +255,9 @@ class _View:
 
 def _settled(batch: list[tuple[float, Position]], moved: list[tuple[float, Position]], at_least: int,
              frontier: float) -> bool:
-    """Whether a batch reaching to `frontier` (with the moved ones inside it) holds its `at_least` nearest for sure:
-    nobody beyond the frontier can be nearer than the farthest they can be."""
+    """Whether a batch reaching to `frontier` (with the moved ones inside it) settles its `at_least` nearest by
+    chord: nobody beyond the frontier can be nearer on the ellipsoid than the farthest of them can be. (The database
+    may still refuse some of them; then the search takes another batch.)"""
     if frontier == math.inf:
         return True
     chords = sorted([chord for chord, _p in batch] + [chord for chord, _p in moved if chord <= frontier])
