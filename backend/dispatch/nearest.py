@@ -94,31 +94,27 @@ class Position:
 
 
 _AVAILABLE = and_(*(condition for _words, condition in criteria(None, None))).label("available")
+# A technician's skills in one column: skills are [a-z0-9_-] (backend.technicians.schemas.Skill), so a comma parts them.
+_SKILLS = (select(func.aggregate_strings(TechnicianSkill.skill, ","))
+           .where(TechnicianSkill.technician_id == Technician.id).correlate(Technician).scalar_subquery())
 
 
 def positions(db: Session | Connection, *conditions: ColumnElement[bool]) -> list[Position]:
     """Technicians where dispatch reckons them to be: their last known position, else their home station (DSP-6),
     with whether they may be sent and their skills. `conditions` may name technicians' columns only."""
     with_fix = (select(Technician.id, Technician.last_latitude, Technician.last_longitude,
-                       literal(LAST_KNOWN_POSITION), Technician.home_station_id, _AVAILABLE)
+                       literal(LAST_KNOWN_POSITION), Technician.home_station_id, _AVAILABLE, _SKILLS)
                 .join(Station, Station.id == Technician.home_station_id)
                 .where(*conditions, Technician.last_latitude.is_not(None)))
     at_home = (select(Technician.id, Station.latitude, Station.longitude, literal(HOME_STATION),
-                      Technician.home_station_id, _AVAILABLE)
+                      Technician.home_station_id, _AVAILABLE, _SKILLS)
                .join(Station, Station.id == Technician.home_station_id)
                .where(*conditions, Technician.last_latitude.is_(None)))
-    skills: dict[int, set[str]] = {}
-    for ident, skill in db.execute(select(TechnicianSkill.technician_id, TechnicianSkill.skill)
-                                   .join(Technician, Technician.id == TechnicianSkill.technician_id)
-                                   .where(*conditions)):
-        skills.setdefault(ident, set()).add(skill)
-    shared: dict[frozenset[str], frozenset[str]] = {}  # a fleet has few combinations of skills: one set each
-    found = []
-    for ident, latitude, longitude, source, station, available in db.execute(union_all(with_fix, at_home)):
-        own = frozenset(skills.get(ident, ()))
-        found.append(Position(ident, latitude, longitude, source, station, bool(available),
-                              shared.setdefault(own, own)))
-    return found
+    shared: dict[str | None, frozenset[str]] = {}  # a fleet has few combinations of skills: one set each
+    return [Position(ident, latitude, longitude, source, station, bool(available),
+                     shared.get(skills) or shared.setdefault(skills, frozenset(skills.split(",") if skills else ())))
+            for ident, latitude, longitude, source, station, available, skills
+            in db.execute(union_all(with_fix, at_home))]
 
 
 def unit_vectors(latitudes: Any, longitudes: Any) -> np.ndarray:
