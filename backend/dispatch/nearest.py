@@ -37,7 +37,8 @@ from typing import Any
 import numpy as np
 from pyproj import Geod
 from scipy.spatial import cKDTree
-from sqlalchemy import ColumnElement, Connection, Engine, and_, func, literal, or_, select, union_all
+from sqlalchemy import (ColumnElement, Connection, Engine, Select, and_, bindparam, func, literal, or_, select,
+                        union_all)
 from sqlalchemy.orm import Session
 
 from backend.audit.models import AuditEntry
@@ -74,6 +75,12 @@ _LOOK_BACK_IDS = 10_000
 _MAX_DELTA = 20_000  # more new audit entries than this at once: rebuild rather than patch
 _NEWEST_AUDIT_ID = select(func.max(AuditEntry.id))
 _TRACKED = (Technician.__tablename__, Station.__tablename__, TechnicianSkill.__tablename__)
+_NEWER = AuditEntry.id > bindparam("watermark")
+_ENTRIES = (select(AuditEntry.id, AuditEntry.entity_type, AuditEntry.entity_id).order_by(AuditEntry.id)
+            .limit(_MAX_DELTA + 1))
+_NEW_ENTRIES = _ENTRIES.where(_NEWER)
+_TRACKED_ENTRIES = select(AuditEntry.entity_type, AuditEntry.entity_id).where(AuditEntry.entity_type.in_(_TRACKED))
+_NEW_TRACKED_ENTRIES = _TRACKED_ENTRIES.where(_NEWER)
 _WGS84 = Geod(ellps="WGS84")
 # PROJ and geopy both run Karney's algorithm (in C, and in Python: a few µs against some 40 µs) and agree to a few
 # nanometres, so they round to the same metre unless the distance is this close to half a metre.
@@ -269,9 +276,20 @@ class _Feed:
     watermark: int = 0
     holes: dict[int, float] = field(default_factory=dict)
 
-    def unseen(self) -> ColumnElement[bool]:
-        newer = AuditEntry.id > self.watermark
-        return or_(newer, AuditEntry.id.in_(sorted(self.holes))) if self.holes else newer
+    def entries(self) -> tuple[Select[Any], dict[str, int]]:
+        """The statement reading the entries not applied yet (id, entity type and id, in id order), and its
+        parameters."""
+        return self._unseen(_ENTRIES, _NEW_ENTRIES)
+
+    def tracked_entries(self) -> tuple[Select[Any], dict[str, int]]:
+        """The same for the entries about technicians, their skills and stations (entity type and id only)."""
+        return self._unseen(_TRACKED_ENTRIES, _NEW_TRACKED_ENTRIES)
+
+    def _unseen(self, base: Select[Any], newer: Select[Any]) -> tuple[Select[Any], dict[str, int]]:
+        # Built once for the usual case (no holes): making a statement and its cache key costs a catch-up more than
+        # running it. With holes, an OR (never one with an empty IN, which costs a full scan).
+        statement = base.where(or_(_NEWER, AuditEntry.id.in_(sorted(self.holes)))) if self.holes else newer
+        return statement, {"watermark": self.watermark}
 
     def advanced(self, seen: Collection[int], now: float) -> _Feed:
         """After reading the unseen ids: `seen` were visible, so any id below the highest of them that was not is
@@ -309,8 +327,7 @@ class PositionIndex:
         # Whatever the session sees beyond that is its own transaction's (demo data dispatches what it has just made):
         # patched in for this search only, so a rollback leaves nothing behind.
         connection = session.connection()
-        own = connection.execute(select(AuditEntry.entity_type, AuditEntry.entity_id)
-                                 .where(feed.unseen(), AuditEntry.entity_type.in_(_TRACKED))).all()
+        own = connection.execute(*feed.tracked_entries()).all()
         return view.patched(_changes(connection, own)) if own else view
 
     @staticmethod
@@ -333,9 +350,7 @@ class PositionIndex:
     def _catch_up(self, connection: Connection) -> None:
         assert self._view is not None
         feed = self._feed
-        entries = connection.execute(
-            select(AuditEntry.id, AuditEntry.entity_type, AuditEntry.entity_id)
-            .where(feed.unseen()).order_by(AuditEntry.id).limit(_MAX_DELTA + 1)).all()
+        entries = connection.execute(*feed.entries()).all()
         if len(entries) > _MAX_DELTA:
             self._view = None
             self._rebuild(connection)
