@@ -10,7 +10,7 @@ from backend.callbacks.models import Callback
 from backend.dispatch.models import ServiceRequest
 from backend.duties.registry import registered
 from tests.test_callbacks_support import Field, callbacks, field  # noqa: F401  (fixtures)
-from tests.test_duties_support import office, quick_passwords, settings  # noqa: F401  (fixtures)
+from tests.test_duties_support import GUANGZHOU, office, quick_passwords, settings  # noqa: F401  (fixtures)
 
 RATED = {"attitude": 5, "skill": 4, "arrival_time": 4, "promise_kept": 5}
 
@@ -92,6 +92,29 @@ def _one_callback(field: Field, clock) -> dict:  # type: ignore[no-untyped-def, 
     field.office.run("callbacks")
     [callback] = callbacks(field.office.agent)
     return callback
+
+
+def test_scp1_an_agent_of_one_station_sees_and_records_only_its_callbacks(field: Field, clock) -> None:
+    # A callback belongs to its request's station; another station's answers as missing.
+    zz_job = field.job(field.request(), technician=field.zz_tech, done_at=clock.now())
+    gz_job = field.job(field.request(near=GUANGZHOU), technician=field.gz_tech, done_at=clock.now())
+    field.office.run("callbacks")
+    by_job = {c["job_id"]: c for c in callbacks(field.office.agent)}  # head office: both
+    assert sorted(by_job) == sorted([zz_job, gz_job])
+    guangzhou = field.office.login(field.office.make_user("agent", station_ids=[field.office.guangzhou["id"]]))
+    assert [c["job_id"] for c in callbacks(guangzhou)] == [gz_job]
+    assert [c["job_id"] for c in callbacks(guangzhou, status="due")] == [gz_job]
+
+    zz_callback, missing = by_job[zz_job]["id"], max(c["id"] for c in by_job.values()) + 100
+    for path, body in (("", None), ("/result", {"reached": False, "method": "phone"})):
+        send = guangzhou.get if body is None else (lambda url, body=body: guangzhou.post(url, json=body))
+        outside, absent = send(f"/api/v1/callbacks/{zz_callback}{path}"), send(f"/api/v1/callbacks/{missing}{path}")
+        assert outside.status_code == absent.status_code == 404
+        assert outside.get_json()["detail"] == absent.get_json()["detail"].replace(str(missing), str(zz_callback))
+    assert field.office.agent.get(f"/api/v1/callbacks/{zz_callback}").get_json()["attempts"] == []
+    recorded = guangzhou.post(f"/api/v1/callbacks/{by_job[gz_job]['id']}/result", json={"reached": False,
+                                                                                         "method": "phone"})
+    assert recorded.status_code == 200, recorded.get_json()
 
 
 def test_a_reached_customer_rates_the_service_and_the_callback_is_done(field: Field, clock) -> None:

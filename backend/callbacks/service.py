@@ -9,12 +9,14 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from backend.accounts.models import User
+from backend.accounts.scope import require_in_scope, stations_of, within_stations
 from backend.callbacks.models import RATINGS, Callback, CallbackAttempt, CallbackKind, CallbackStatus
 from backend.config import Settings
 from backend.db import locked
 from backend.dispatch.models import STOPPED_STATUSES, ServiceRequest
 from backend.dispatch.service import RequestStatus, give_feedback, register_request
-from backend.errors import Conflict, DomainError
+from backend.errors import Conflict, DomainError, NotFound
 
 # The register states in which a request needs no more follow-ups (CB-2: "until closed").
 FINISHED_REQUEST_STATUSES = STOPPED_STATUSES
@@ -22,9 +24,14 @@ FINISHED_REQUEST_STATUSES = STOPPED_STATUSES
 _CHANNEL_OF_METHOD = {"phone": "phone", "sms": "phone", "email": "email"}
 
 
-def task_list(filters: dict[str, Any], now: datetime) -> Select[Any]:
-    """Callbacks, the soonest due first. `due`: open and ready to be tried now (a retry waits its turn)."""
+def task_list(filters: dict[str, Any], now: datetime, user: User) -> Select[Any]:
+    """Callbacks of the user's stations (SCP-1), the soonest due first. `due`: open and ready to be tried now (a retry
+    waits its turn)."""
     stmt = select(Callback)
+    stations = stations_of(user)
+    if stations is not None:  # a callback belongs to its request's station
+        stmt = stmt.where(Callback.service_request_id.in_(
+            select(ServiceRequest.id).where(within_stations(ServiceRequest.nearest_station_id, stations))))
     status = filters.get("status")
     if status == "due":
         stmt = stmt.where(Callback.status == CallbackStatus.OPEN, Callback.next_attempt_at <= now)
@@ -36,6 +43,16 @@ def task_list(filters: dict[str, Any], now: datetime) -> Select[Any]:
         if name in filters:
             stmt = stmt.where(getattr(Callback, name) == filters[name])
     return stmt.order_by(Callback.due_at, Callback.id)
+
+
+def get_callback(session: Session, callback_id: int, user: User, *, for_update: bool = False) -> Callback:
+    """A callback of the user's stations (SCP-1); one of another station answers as missing. `for_update`: read
+    under a row lock, for recording a result (backend.db.locked)."""
+    callback = locked(session, Callback, callback_id) if for_update else session.get(Callback, callback_id)
+    if callback is None:
+        raise NotFound("callback", callback_id)
+    require_in_scope(callback.service_request.nearest_station_id, user, "callback", callback_id)
+    return callback
 
 
 def record_result(session: Session, callback: Callback, data: dict[str, Any], *, actor_id: int, now: datetime,
