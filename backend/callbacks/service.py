@@ -16,7 +16,7 @@ from backend.config import Settings
 from backend.db import locked
 from backend.dispatch.models import STOPPED_STATUSES, ServiceRequest
 from backend.dispatch.service import RequestStatus, give_feedback, register_request
-from backend.errors import Conflict, DomainError, NotFound
+from backend.errors import Conflict, DomainError
 
 # The register states in which a request needs no more follow-ups (CB-2: "until closed").
 FINISHED_REQUEST_STATUSES = STOPPED_STATUSES
@@ -45,14 +45,9 @@ def task_list(filters: dict[str, Any], now: datetime, user: User) -> Select[Any]
     return stmt.order_by(Callback.due_at, Callback.id)
 
 
-def get_callback(session: Session, callback_id: int, user: User, *, for_update: bool = False) -> Callback:
-    """A callback of the user's stations (SCP-1); one of another station answers as missing. `for_update`: read
-    under a row lock, for recording a result (backend.db.locked)."""
-    callback = locked(session, Callback, callback_id) if for_update else session.get(Callback, callback_id)
-    if callback is None:
-        raise NotFound("callback", callback_id)
-    require_in_scope(callback.service_request.nearest_station_id, user, "callback", callback_id)
-    return callback
+def check_visible(callback: Callback, user: User) -> None:
+    """A callback belongs to its request's station (SCP-1): one of another station answers as missing."""
+    require_in_scope(callback.service_request.nearest_station_id, user, "callback", callback.id)
 
 
 def record_result(session: Session, callback: Callback, data: dict[str, Any], *, actor_id: int, now: datetime,

@@ -117,11 +117,14 @@ def positions(db: Session | Connection, *conditions: ColumnElement[bool]) -> lis
                       Technician.home_station_id, _AVAILABLE, _SKILLS)
                .join(Station, Station.id == Technician.home_station_id)
                .where(*conditions, Technician.last_latitude.is_(None)))
-    shared: dict[str | None, frozenset[str]] = {}  # a fleet has few combinations of skills: one set each
-    return [Position(ident, latitude, longitude, source, station, bool(available),
-                     shared.get(skills) or shared.setdefault(skills, frozenset(skills.split(",") if skills else ())))
-            for ident, latitude, longitude, source, station, available, skills
-            in db.execute(union_all(with_fix, at_home))]
+    skill_sets: dict[str | None, frozenset[str]] = {}  # a fleet has few combinations of skills: one set each
+    found = []
+    for ident, latitude, longitude, source, station, available, joined in db.execute(union_all(with_fix, at_home)):
+        skills = skill_sets.get(joined)
+        if skills is None:
+            skills = skill_sets[joined] = frozenset(joined.split(",")) if joined else frozenset()
+        found.append(Position(ident, latitude, longitude, source, station, bool(available), skills))
+    return found
 
 
 def unit_vectors(latitudes: Any, longitudes: Any) -> np.ndarray:
@@ -230,7 +233,7 @@ class _View:
         while True:
             waiting = [(chord, p) for chord, p in waiting if not beaten(chord)]
             missing = at_least - len(found)
-            if missing > 0 and len(waiting) < missing or not waiting:
+            if not waiting or 0 < missing and len(waiting) < missing:
                 if frontier == math.inf or beaten(frontier):
                     if not waiting:
                         break
