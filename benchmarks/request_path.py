@@ -13,6 +13,10 @@ p50 and p99 latency, the ratio to the ping's requests per second measured right 
 time per request (gunicorn's master and workers, from /proc) with its ratio to the ping's: on a machine busy with
 other work the CPU time per request is the steadier figure.
 
+First the yardsticks, served by the ping's gunicorn: what a bare Flask view reading the job's row by primary key
+costs with the SQLAlchemy ORM and with SQLAlchemy Core, nothing else (no sign-in, no checks, logs or metrics): the
+least any endpoint of this stack that reads the database can cost. Then Onsite's endpoints:
+
   GET  /api/v1/health                             liveness: no sign-in, no database (the app's own layers)
   GET  /api/v1/jobs/{id}                          a dispatcher reading a dispatched job
   GET  /api/v1/service-requests/{id}              the same job's request
@@ -52,15 +56,52 @@ from typing import Any  # noqa: E402
 
 CONNECTIONS = 8
 OPEN_REQUESTS = 10_000
-PING_APP = '''
+# The yardsticks, served by gunicorn like the app: a bare Flask ping, and the least a Flask view reading one row
+# with SQLAlchemy can do (a session or connection per request, the job's row by primary key, its id and status out,
+# its version as the ETag; no sign-in, checks, logs or metrics). They show what the stack itself costs.
+YARDSTICK_APP = '''
+import os
+
 from flask import Flask
+from sqlalchemy import Integer, String, bindparam, create_engine, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 app = Flask(__name__)
+engine = create_engine(os.environ["YARDSTICK_DATABASE_URL"])
+new_session = sessionmaker(engine)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String)
+    version: Mapped[int] = mapped_column(Integer)
+
+
+JOB = select(Job.id, Job.status, Job.version).where(Job.id == bindparam("job_id"))
 
 
 @app.get("/ping")
 def ping():
     return {"pong": True}
+
+
+@app.get("/orm/jobs/<int:job_id>")
+def job_by_orm(job_id):
+    with new_session() as session:
+        job = session.get(Job, job_id)
+        return {"id": job.id, "status": job.status}, {"ETag": f'"{job.version}"'}
+
+
+@app.get("/core/jobs/<int:job_id>")
+def job_by_core(job_id):
+    with engine.connect() as connection:
+        job = connection.execute(JOB, {"job_id": job_id}).one()
+        return {"id": job.id, "status": job.status}, {"ETag": f'"{job.version}"'}
 '''
 # wrk's Lua: the method, headers and body per request; `done` prints one JSON line with the figures.
 WRK_SCRIPT = '''
@@ -138,6 +179,10 @@ class Endpoint:
 PASSWORDS = {"dispatcher": "dispatcher-demo-pass", "agent": "agent-demo-pass"}
 TECHNICIAN_PASSWORD = "technician-demo-pass"
 PING = Endpoint("GET /ping (bare Flask)", "/ping", "")
+YARDSTICKS: list[Callable[[dict[str, Any]], Endpoint]] = [
+    lambda ids: Endpoint("GET one row, SQLAlchemy ORM (bare Flask)", f"/orm/jobs/{ids['job']}", ""),
+    lambda ids: Endpoint("GET one row, SQLAlchemy Core (bare Flask)", f"/core/jobs/{ids['job']}", ""),
+]
 # Each made from the demo data's ids (demo_ids).
 ENDPOINTS: list[Callable[[dict[str, Any]], Endpoint]] = [
     # No sign-in, no database: what every request pays for the app's own layers (request id, CSRF check, metrics,
@@ -201,11 +246,13 @@ def main() -> None:
         folder = args.keep or Path(tmp)
         roots = [("baseline", args.baseline.resolve())] if args.baseline else []
         targets = [make_target(label, root, folder / label) for label, root in [*roots, ("current", ROOT)]]
-        (folder / "ping_app.py").write_text(PING_APP)
+        (folder / "yardstick_app.py").write_text(YARDSTICK_APP)
         log = (folder / "servers.log").open("w")
         ping_port = free_port()
         servers = [subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", "2", "--worker-class", "sync",
-                                     "--bind", f"127.0.0.1:{ping_port}", "--chdir", str(folder), "ping_app:app"],
+                                     "--bind", f"127.0.0.1:{ping_port}", "--chdir", str(folder), "yardstick_app:app"],
+                                    env={**os.environ,
+                                         "YARDSTICK_DATABASE_URL": f"sqlite:///{targets[-1].database}"},
                                     stdout=log, stderr=log, start_new_session=True)]
         try:
             for target in targets:
@@ -254,7 +301,7 @@ def run(args: argparse.Namespace, targets: list[Target], ping_url: str, ping_pid
     duration = args.duration
     print(f"wrk: 1 thread, {CONNECTIONS} connections, {duration} s per endpoint after a 1 s warm-up", flush=True)
     units = targets[-1].ids["units"]
-    results: dict[str, dict[str, tuple[Figures, Figures]]] = {target.label: {} for target in targets}
+    results: dict[str, dict[str, tuple[Figures, Figures]]] = {"yardstick": {}, **{t.label: {} for t in targets}}
 
     def measure_all(name: str, endpoint_of: Callable[[Target], Endpoint], connections: int = CONNECTIONS) -> None:
         ping = measure(ping_url, ping_pid, PING, None, duration, units, connections)
@@ -266,6 +313,14 @@ def run(args: argparse.Namespace, targets: list[Target], ping_url: str, ping_pid
             figures = measure(target.url, target.pid, endpoint, token, duration, units, connections)
             results[target.label][name] = (figures, ping)
             report(f"{name} [{target.label}]", figures, ping)
+
+    for make_yardstick in YARDSTICKS:
+        ping = measure(ping_url, ping_pid, PING, None, duration, units)
+        report("GET /ping (bare Flask)", ping, ping)
+        yardstick = make_yardstick(targets[-1].ids)
+        figures = measure(ping_url, ping_pid, yardstick, None, duration, units)
+        results["yardstick"][yardstick.name] = (figures, ping)
+        report(yardstick.name, figures, ping)
 
     for make_endpoint in ENDPOINTS:
         name = make_endpoint(targets[0].ids).name
