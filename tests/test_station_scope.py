@@ -246,6 +246,50 @@ def test_scp1_stock_is_that_of_the_users_stations(region: Region, as_role: Any) 
     assert sent.status_code == 403
 
 
+def test_scp1_a_serial_is_found_only_where_it_has_been_within_the_users_stations(region: Region,
+                                                                                as_role: Any) -> None:
+    head_office = as_role("warehouse")
+    part = factories.part(region.desk.admin, serial_tracked=True)
+    def receive(serial: str, **location: int) -> None:
+        received = head_office.post("/api/v1/stock/receipts", json={
+            "supplier": "Bosch", "lines": [{"part_id": part["id"], "quantity": 1, "serials": [serial]}], **location})
+        assert received.status_code == 201, received.get_json()
+
+    receive("SN-S")  # into the central store
+    locations = {(loc["kind"], loc.get("station_id")): loc["id"]
+                 for loc in head_office.get("/api/v1/stock-locations?page_size=200").get_json()}
+    station_a, station_b = locations[("station", region.a["id"])], locations[("station", region.b["id"])]
+    receive("SN-A", location_id=station_a)
+    receive("SN-B", location_id=station_b)
+    # SN-A leaves station a for station b.
+    sent = head_office.post("/api/v1/stock/transfers", json={
+        "source_location_id": station_a, "destination_location_id": station_b,
+        "lines": [{"part_id": part["id"], "quantity": 1, "serials": ["SN-A"]}]})
+    assert sent.status_code == 201, sent.get_json()
+    received = head_office.post(f"/api/v1/stock/transfers/{sent.get_json()['id']}/receive",
+                                headers={"If-Match": sent.headers["ETag"]})
+    assert received.status_code == 200, received.get_json()
+
+    everywhere = head_office.get("/api/v1/serials/SN-A").get_json()
+    assert everywhere["location"]["id"] == station_b
+    assert len(everywhere["history"]) == 5  # received at a; out of a, into transit; out of transit, into b
+    warehouse_a = region.scoped("warehouse", stations=[region.a["id"]])
+    mine = warehouse_a.get("/api/v1/serials/SN-A")
+    assert mine.status_code == 200, mine.get_json()
+    body = mine.get_json()
+    assert body["status"] == "in_stock" and body["location"] is None  # at another station now
+    assert [(h["location"]["id"], h["quantity"], h["reason"]) for h in body["history"]] == [
+        (station_a, 1, "receipt"), (station_a, -1, "transfer_sent")]
+    # Never at station a: answered as an unknown serial is.
+    unknown = warehouse_a.get("/api/v1/serials/SN-NONE")
+    for theirs in ("SN-B", "SN-S"):
+        answer = warehouse_a.get(f"/api/v1/serials/{theirs}")
+        assert answer.status_code == unknown.status_code == 404
+        assert answer.get_json()["detail"].replace(theirs, "#") == unknown.get_json()["detail"].replace("SN-NONE", "#")
+    warehouse_b = region.scoped("warehouse", stations=[region.b["id"]])
+    assert warehouse_b.get("/api/v1/serials/SN-A").get_json()["location"]["id"] == station_b
+
+
 # --- demo data ----------------------------------------------------------------------------------------------------
 
 def test_scp1_demo_data_has_a_dispatcher_and_a_supervisor_per_region(app: Any, client: Any, database_url: str,

@@ -81,8 +81,10 @@ class SerialSchema(ma.Schema):
     part = ma.fields.Nested(PartRefSchema)
     status = OneOf(SerialStatus)
     location = ma.fields.Nested(LocationRefSchema, allow_none=True,
-                                metadata={"description": "Where the unit is now; null once it left stock"})
-    history = ma.fields.List(ma.fields.Nested(LedgerEntrySchema), metadata={"description": "Oldest first"})
+                                metadata={"description": "Where the unit is now; null once it left stock, and for a user with stations "
+                                                        "(SCP-1) while it is at a location outside them"})
+    history = ma.fields.List(ma.fields.Nested(LedgerEntrySchema), metadata={
+        "description": "Oldest first; for a user with stations, the movements at their stations' locations only"})
 
 
 class SerialQuerySchema(ma.Schema):

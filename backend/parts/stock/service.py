@@ -330,11 +330,18 @@ def _serial_status(location: StockLocation | None) -> SerialStatus:
     return SerialStatus.IN_TRANSIT if location.kind == LocationKind.TRANSIT else SerialStatus.IN_STOCK
 
 
-def find_serial(session: Session, serial: str, part_id: int | None) -> dict[str, Any]:
-    """Where a serial-tracked unit is now, and every movement of it from the ledger, oldest first."""
+def find_serial(session: Session, serial: str, part_id: int | None, user: User) -> dict[str, Any]:
+    """Where a serial-tracked unit is now, and every movement of it from the ledger, oldest first. SCP-1: a user with
+    stations finds a unit only if it is, or has been, at their stations' locations; they see its movements there
+    only, and where it is now only if that is one of them (a unit that moved on is elsewhere, location null)."""
     stmt = select(SerialUnit).where(SerialUnit.serial == serial)
     if part_id is not None:
         stmt = stmt.where(SerialUnit.part_id == part_id)
+    if stations_of(user) is not None:
+        moved_here = (select(LedgerEntry.id)
+                      .where(LedgerEntry.part_id == SerialUnit.part_id, LedgerEntry.serial == SerialUnit.serial,
+                             _at_locations_within_scope(LedgerEntry.location_id, user)))
+        stmt = stmt.where(or_(_at_locations_within_scope(SerialUnit.location_id, user), moved_here.exists()))
     units = session.scalars(stmt.order_by(SerialUnit.part_id)).all()
     if not units:
         raise NotFound("serial", serial)
@@ -344,7 +351,9 @@ def find_serial(session: Session, serial: str, part_id: int | None) -> dict[str,
                           location="query")
     unit = units[0]
     history = session.scalars(select(LedgerEntry).where(LedgerEntry.part_id == unit.part_id,
-                                                        LedgerEntry.serial == unit.serial)
+                                                        LedgerEntry.serial == unit.serial,
+                                                        _at_locations_within_scope(LedgerEntry.location_id, user))
                               .order_by(LedgerEntry.id)).all()
+    here = unit.location is not None and location_in_scope(unit.location, user)
     return {"serial": unit.serial, "part": unit.part, "status": _serial_status(unit.location),
-            "location": unit.location, "history": history}
+            "location": unit.location if here else None, "history": history}

@@ -110,4 +110,4 @@ def cancel_transfer(data: dict[str, Any], transfer_id: int) -> Any:
 @serials_blp.endpoint("GET", "/<serial>", roles=READERS, takes=SerialQuerySchema, as_kwargs=True, answers=SerialSchema,
                       refuses=(404,), summary="Where a serial-tracked unit is now, and its history from the ledger")
 def get_serial(serial: str, part: int | None = None) -> Any:
-    return stock.find_serial(db(), serial, part)
+    return stock.find_serial(db(), serial, part, current_user())
