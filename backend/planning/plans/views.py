@@ -2,10 +2,8 @@
 
 from typing import Any
 
-from flask import url_for
-
 from backend.dispatch.service import DISPATCHERS, PLANNERS
-from backend.http.api import ETAG_HEADER, Blueprint, require_if_match, tagged
+from backend.http.api import Blueprint, created, require_if_match, tagged
 from backend.http.context import current_user, db, onsite
 from backend.planning.plans import service
 from backend.planning.plans.schemas import DispatchPlanSchema, PlanCommitSchema, PlanCreateSchema
@@ -13,43 +11,29 @@ from backend.planning.plans.schemas import DispatchPlanSchema, PlanCommitSchema,
 blp = Blueprint("dispatch_plans", __name__, url_prefix="/api/v1/dispatch-plans",
                 description="Joint dispatch plans for many requests at once (PLN-1)")
 ITEM = "/<id:plan_id>"
-WITH_ETAG = {"headers": ETAG_HEADER}
-CREATED = {"headers": {**ETAG_HEADER, "Location": {"schema": {"type": "string"}, "required": True}}}
 
 
-@blp.route("", methods=["POST"])
-@blp.access(*DISPATCHERS)
-@blp.write
-@blp.arguments(PlanCreateSchema)
-@blp.response(201, DispatchPlanSchema, **CREATED)
-@blp.alt_response(409, response="CONFLICT")
-@blp.doc(summary="Plan the open requests jointly: fewest missed deadlines, then least lateness, then least travel, "
-                 "within a job limit per technician; compared with one-by-one dispatch (PLN-1)")
+@blp.endpoint("POST", roles=DISPATCHERS, writes=True, takes=PlanCreateSchema, answers=DispatchPlanSchema,
+              status=201, etag=True, location=True, refuses=(409,),
+              summary="Plan the open requests jointly: fewest missed deadlines, then least lateness, then least "
+                      "travel, within a job limit per technician; compared with one-by-one dispatch (PLN-1)")
 def create_dispatch_plan(data: dict[str, Any]) -> Any:
     plan = service.create_plan(db(), service.PlanOrder(**data), actor=current_user(), now=onsite().clock.now(),
                                settings=onsite().settings)
-    return tagged(plan, Location=url_for("dispatch_plans.get_dispatch_plan", plan_id=plan.id))
+    return created(plan, "dispatch_plans.get_dispatch_plan", plan_id=plan.id)
 
 
-@blp.route(ITEM, methods=["GET"])
-@blp.access(*PLANNERS)
-@blp.response(200, DispatchPlanSchema, **WITH_ETAG)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.doc(summary="Get a dispatch plan, with the reason for each assignment and the greedy baseline")
+@blp.endpoint("GET", ITEM, roles=PLANNERS, answers=DispatchPlanSchema, etag=True, refuses=(404,),
+              summary="Get a dispatch plan, with the reason for each assignment and the greedy baseline")
 def get_dispatch_plan(plan_id: int) -> Any:
     return tagged(service.get_plan(db(), plan_id, current_user()))
 
 
-@blp.route(f"{ITEM}/commit", methods=["POST"])
-@blp.access(*DISPATCHERS)
-@blp.needs_if_match
-@blp.write
-@blp.arguments(PlanCommitSchema)
-@blp.response(200, DispatchPlanSchema, **WITH_ETAG)
-@blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT")
-@blp.doc(summary="Create the plan's jobs in one transaction, less any dropped, with any swaps (each with a reason); "
-                 "409 naming what changed since the plan, and nothing created (PLN-1, DSP-8; If-Match required)")
+@blp.endpoint("POST", f"{ITEM}/commit", roles=DISPATCHERS, writes=True, if_match=True, takes=PlanCommitSchema,
+              answers=DispatchPlanSchema, etag=True, refuses=(404, 409),
+              summary="Create the plan's jobs in one transaction, less any dropped, with any swaps (each with a "
+                      "reason); 409 naming what changed since the plan, and nothing created (PLN-1, DSP-8; If-Match "
+                      "required)")
 def commit_dispatch_plan(data: dict[str, Any], plan_id: int) -> Any:
     plan = service.get_plan(db(), plan_id, current_user(), for_update=True)
     require_if_match(plan.version)
