@@ -89,6 +89,7 @@ MATRIX = {
     "GET /api/v1/me/route": {"technician"},
     "GET /api/v1/technicians/<id:technician_id>/route": OFFICE,
     # Dispatch plans (issue 14, PLN-1): the dispatcher plans and commits; the planners of the candidates list read
+    "GET /api/v1/dispatch-plans": {"dispatcher", "supervisor", "manager"},
     "POST /api/v1/dispatch-plans": {"dispatcher"},
     "GET /api/v1/dispatch-plans/<id:plan_id>": {"dispatcher", "supervisor", "manager"},
     "POST /api/v1/dispatch-plans/<id:plan_id>/commit": {"dispatcher"},

@@ -345,6 +345,13 @@ def test_a_dispatcher_with_stations_plans_and_sees_only_their_own(desk: Desk) ->
     plan, _ = _created(desk)
     assert _crew(_by_request(plan)[request["id"]]) == [local["id"]]
     assert scoped.get(f"{PLANS}/{plan['id']}").status_code == 404
+    # The list: newest first, without the requests; another station's plans are not in it.
+    second, _ = _created(desk)
+    listed = desk.dispatcher.get(PLANS)
+    assert listed.status_code == 200, listed.get_json()
+    assert [p["id"] for p in listed.get_json()] == [second["id"], plan["id"]]
+    assert listed.get_json()[0]["objective"] == second["objective"] and "assignments" not in listed.get_json()[0]
+    assert scoped.get(PLANS).get_json() == []
 
 
 # --- the solver against brute force ------------------------------------------------------------------------------

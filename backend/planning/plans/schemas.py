@@ -98,7 +98,9 @@ class UnassignedSchema(_ItemSchema):
     reason = ma.fields.String(metadata={"description": "Why no technician"})
 
 
-class DispatchPlanSchema(ma.Schema):
+class DispatchPlanSummarySchema(ma.Schema):
+    """A plan without its requests: what the list shows."""
+
     id = ma.fields.Integer()
     status = OneOf((PlanStatus.PROPOSED, PlanStatus.COMMITTED))
     created_by_user_id = ma.fields.Integer()
@@ -107,10 +109,13 @@ class DispatchPlanSchema(ma.Schema):
     travel_speed_kmh = ma.fields.Float()
     filters = ma.fields.Dict()
     objective = ma.fields.Nested(ObjectivesSchema)
-    solver = ma.fields.Dict(metadata={"description": "The solver, its time in seconds and its model size"})
-    assignments = ma.fields.List(ma.fields.Nested(AssignmentSchema))
-    unassigned = ma.fields.List(ma.fields.Nested(UnassignedSchema))
     committed_at = Timestamp(allow_none=True)
     committed_by_user_id = ma.fields.Integer(allow_none=True)
     version = ma.fields.Integer()
     created_at = Timestamp()
+
+
+class DispatchPlanSchema(DispatchPlanSummarySchema):
+    solver = ma.fields.Dict(metadata={"description": "The solver, its time in seconds and its model size"})
+    assignments = ma.fields.List(ma.fields.Nested(AssignmentSchema))
+    unassigned = ma.fields.List(ma.fields.Nested(UnassignedSchema))

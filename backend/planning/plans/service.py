@@ -8,8 +8,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import ColumnElement, Select, select, true
+from sqlalchemy.orm import Session, lazyload, selectinload
 
 from backend.accounts.models import User
 from backend.accounts.scope import stations_of, within_scope
@@ -140,12 +140,26 @@ def get_plan(session: Session, plan_id: int, user: User, *, for_update: bool = F
     else:
         plan = session.get(DispatchPlan, plan_id,
                            options=[selectinload(DispatchPlan.items).joinedload(PlanItem.service_request)])
-    stations = stations_of(user)
-    if plan is None or stations is not None and session.scalar(
-            select(func.count()).select_from(PlanItem).join(ServiceRequest)
-            .where(PlanItem.plan_id == plan_id, ServiceRequest.nearest_station_id.not_in(sorted(stations)))):
+    if plan is None or stations_of(user) is not None and session.scalar(
+            select(DispatchPlan.id).where(DispatchPlan.id == plan_id, _within_stations(user))) is None:
         raise NotFound("dispatch plan", plan_id)
     return plan
+
+
+def visible_plans(user: User) -> Select[Any]:
+    """The plans the user may see (get_plan's rule), newest first, without their items (the objective counts them)."""
+    return (select(DispatchPlan).where(_within_stations(user)).options(lazyload(DispatchPlan.items))
+            .order_by(DispatchPlan.id.desc()))
+
+
+def _within_stations(user: User) -> ColumnElement[bool]:
+    """SCP-1: a plan is within a user's stations when every request in it is."""
+    stations = stations_of(user)
+    if stations is None:
+        return true()
+    return ~(select(PlanItem.id).join(ServiceRequest)
+             .where(PlanItem.plan_id == DispatchPlan.id, ServiceRequest.nearest_station_id.not_in(sorted(stations)))
+             .exists())
 
 
 # --- committing --------------------------------------------------------------------------------------------------

@@ -4,9 +4,11 @@ from typing import Any
 
 from backend.dispatch.service import DISPATCHERS, PLANNERS
 from backend.http.api import Blueprint, created, require_if_match, tagged
+from backend.http.crud import paginate
 from backend.http.context import current_user, db, onsite
 from backend.planning.plans import service
-from backend.planning.plans.schemas import DispatchPlanSchema, PlanCommitSchema, PlanCreateSchema
+from backend.planning.plans.schemas import (DispatchPlanSchema, DispatchPlanSummarySchema, PlanCommitSchema,
+                                           PlanCreateSchema)
 
 blp = Blueprint("dispatch_plans", __name__, url_prefix="/api/v1/dispatch-plans",
                 description="Joint dispatch plans for many requests at once (PLN-1)")
@@ -21,6 +23,12 @@ def create_dispatch_plan(data: dict[str, Any]) -> Any:
     plan = service.create_plan(db(), service.PlanOrder(**data), actor=current_user(), now=onsite().clock.now(),
                                settings=onsite().settings)
     return created(plan, "dispatch_plans.get_dispatch_plan", plan_id=plan.id)
+
+
+@blp.endpoint("GET", roles=PLANNERS, answers=DispatchPlanSummarySchema(many=True), paginated=True,
+              summary="Dispatch plans within your stations, newest first, without their requests")
+def list_dispatch_plans(pagination_parameters: Any) -> Any:
+    return paginate(db(), service.visible_plans(current_user()), pagination_parameters)
 
 
 @blp.endpoint("GET", ITEM, roles=PLANNERS, answers=DispatchPlanSchema, etag=True, refuses=(404,),
