@@ -1,0 +1,3 @@
+"""Console: dispatch plans."""
+
+from backend.console.plans import views  # noqa: F401  (registers the routes)
