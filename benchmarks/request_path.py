@@ -54,6 +54,8 @@ from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from typing import Any  # noqa: E402
 
+from backend.db import SQLITE_MMAP_BYTES  # noqa: E402
+
 CONNECTIONS = 8
 OPEN_REQUESTS = 10_000
 # The yardsticks, served by gunicorn like the app: a bare Flask ping, and the least a Flask view reading one row
@@ -63,12 +65,19 @@ YARDSTICK_APP = '''
 import os
 
 from flask import Flask
-from sqlalchemy import Integer, String, bindparam, create_engine, select
+from sqlalchemy import Integer, String, bindparam, create_engine, event, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 app = Flask(__name__)
 engine = create_engine(os.environ["YARDSTICK_DATABASE_URL"])
 new_session = sessionmaker(engine)
+
+
+@event.listens_for(engine, "connect")
+def _like_onsite(dbapi_connection, _record):
+    # The connection set up as Onsite sets up its own (backend.db), so that only the layers above differ.
+    for pragma in ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=5000", "mmap_size=%(mmap)d"):
+        dbapi_connection.execute(f"PRAGMA {pragma}")
 
 
 class Base(DeclarativeBase):
@@ -246,7 +255,7 @@ def main() -> None:
         folder = args.keep or Path(tmp)
         roots = [("baseline", args.baseline.resolve())] if args.baseline else []
         targets = [make_target(label, root, folder / label) for label, root in [*roots, ("current", ROOT)]]
-        (folder / "yardstick_app.py").write_text(YARDSTICK_APP)
+        (folder / "yardstick_app.py").write_text(YARDSTICK_APP % {"mmap": SQLITE_MMAP_BYTES})
         log = (folder / "servers.log").open("w")
         ping_port = free_port()
         servers = [subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", "2", "--worker-class", "sync",
