@@ -79,7 +79,8 @@ class LedgerFilterSchema(ma.Schema):
 class SerialSchema(ma.Schema):
     serial = ma.fields.String()
     part = ma.fields.Nested(PartRefSchema)
-    status = OneOf(SerialStatus)
+    status = OneOf(SerialStatus, metadata={"description": "In stock, in transit or out of stock, wherever the unit is "
+                                                          "(also when `location` is withheld)"})
     location = ma.fields.Nested(LocationRefSchema, allow_none=True,
                                 metadata={"description": "Where the unit is now; null once it left stock, and for a user with stations "
                                                         "(SCP-1) while it is at a location outside them"})
