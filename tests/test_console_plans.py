@@ -35,6 +35,11 @@ def _version(page: str) -> str:
     return found.group(1)
 
 
+def _row(page: str, request_id: int) -> str:
+    row = page[page.index(f'data-request="{request_id}"'):]
+    return row[:row.index("</tr>")]
+
+
 def _jobs(session: Session) -> int:
     session.rollback()  # a fresh snapshot: what the app has committed by now
     return session.scalar(select(func.count()).select_from(Job)) or 0
@@ -48,23 +53,28 @@ def test_pln1_a_dispatcher_plans_leaves_one_out_and_creates_the_jobs(
     plan_id = _plan_id(console.post("/plans", {"station": "", "tier": "", "max_jobs_per_technician": "1"}))
     page = console.text(f"/plans/{plan_id}")
     # Jointly, Y takes A and X takes B, both in time; one by one, A would take X (the trap, PLN-1).
-    row_a = page[page.index(f'data-request="{trap["a"]["id"]}"'):]
-    row_a = row_a[:row_a.index("</tr>")]
+    row_a = _row(page, trap["a"]["id"])
     assert "Yang Li" in row_a and "Xu Ming" in row_a and "in time" in row_a
     compared = page[page.index('data-testid="objective"'):]
     assert re.search(r"Missed deadlines</th><td>0</td><td>1</td>", compared)
     assert "Proposed" in page and "Create the jobs" in page
 
     before = _jobs(session)
-    done = console.post(f"/plans/{plan_id}/commit", {"version": _version(page), "drop": str(trap["b"]["id"])})
+    version = _version(page)
+    done = console.post(f"/plans/{plan_id}/commit", {"version": version, "drop": str(trap["b"]["id"])})
     assert done.status_code == 302
     page = console.text(f"/plans/{plan_id}")
     assert "Jobs created: 1. The requests left out stay on the board." in page
-    assert "Jobs created" in page and "Left out" in page and "Create the jobs" not in page
+    assert re.search(r"<h1>Plan \d+ · Jobs created</h1>", page) and "Create the jobs" not in page
+    assert "Left out" in _row(page, trap["b"]["id"])
     assert _jobs(session) == before + 1
     (job,) = session.scalars(select(Job).where(Job.service_request_id == trap["a"]["id"])).all()
     assert f"/jobs/{job.id}" in page
     assert desk.dispatcher.get(f'/api/v1/service-requests/{trap["b"]["id"]}').get_json()["status"] == "registered"
+    # Sent twice (a double click, or a second dispatcher on the same page): refused with the reason, nothing more.
+    again = console.post(f"/plans/{plan_id}/commit", {"version": version})
+    assert again.status_code == 412 and "Someone else changed this" in again.get_data(as_text=True)
+    assert _jobs(session) == before + 1
     # The list shows it, its status and its missed deadlines against one by one.
     listed = console.text("/plans")
     row = listed[listed.index(f'data-plan="{plan_id}"'):]
@@ -110,6 +120,10 @@ def test_supervisors_read_plans_and_other_stations_do_not_see_them(
     page = supervisor.text(f"/plans/{plan_id}")
     assert "Wang Wei" in page and "Create the jobs" not in page
     assert supervisor.post(f"/plans/{plan_id}/commit", {"version": "1"}).status_code == 403
+
+    agent = _signed_in_again(client, make_user("agent").username)
+    assert 'href="/plans"' not in agent.text("/intake")
+    assert agent.get("/plans").status_code == 403 and agent.get(f"/plans/{plan_id}").status_code == 403
 
     other = factories.station(desk.admin, latitude=31.2304, longitude=121.4737)
     scoped = desk.admin.post("/api/v1/users", json={"username": "dispatcher-shanghai", "password": PASSWORD,

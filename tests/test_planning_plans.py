@@ -352,6 +352,12 @@ def test_a_dispatcher_with_stations_plans_and_sees_only_their_own(desk: Desk) ->
     assert [p["id"] for p in listed.get_json()] == [second["id"], plan["id"]]
     assert listed.get_json()[0]["objective"] == second["objective"] and "assignments" not in listed.get_json()[0]
     assert scoped.get(PLANS).get_json() == []
+    # Its own station's plan it sees; head office sees every plan.
+    desk.register(km=10, origin=(31.2304, 121.4737))
+    own = scoped.post(PLANS, json={})
+    assert own.status_code == 201, own.get_json()
+    assert [p["id"] for p in scoped.get(PLANS).get_json()] == [own.get_json()["id"]]
+    assert [p["id"] for p in desk.dispatcher.get(PLANS).get_json()] == [own.get_json()["id"], second["id"], plan["id"]]
 
 
 # --- the solver against brute force ------------------------------------------------------------------------------

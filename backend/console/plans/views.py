@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from backend.accounts.models import User
-from backend.accounts.scope import within_scope
+from backend.accounts.scope import stations_of, within_scope
 from backend.console import bp
 from backend.console.forms import ConsoleForm
 from backend.console.i18n import gettext as _
@@ -42,7 +42,8 @@ def render_plans(form: ConsoleForm | None = None, status: int = 200) -> Response
     stations = db().scalars(select(Station).where(Station.active.is_(True), within_scope(Station.id, g.user))
                             .order_by(Station.name)).all()
     return render_page("console/plans/plans.html", status=status, plans=plans,
-                       station_options=[(str(s.id), s.name) for s in stations],
+                       station_options=[("", _("All my stations") if stations_of(g.user) else _("All stations"))]
+                       + [(str(s.id), s.name) for s in stations],
                        tiers=[t.value for t in Tier], form=form or ConsoleForm("plan", fields=CREATE_FIELDS),
                        people=_names({p.created_by_user_id for p in plans}),
                        may_plan=g.user.has_any_role(frozenset(DISPATCHERS)),
@@ -91,16 +92,17 @@ def commit_plan(plan_id: int) -> ResponseReturnValue:
     form = ConsoleForm("commit", request.form, fields=COMMIT_FIELDS)
     app = onsite()
 
-    def commit() -> int:
+    def commit() -> tuple[int, int]:
         form.check_version(plan.version)
         data: dict[str, Any] = form.load(PlanCommitSchema())
         service.commit_plan(db(), plan, service.CommitOrder(drop=data["drop"]), actor=g.user, now=app.clock.now(),
                             settings=app.settings)
-        return sum(1 for item in plan.assignments if item.job_id is not None)
+        return sum(1 for item in plan.assignments if item.job_id is not None), len(data["drop"])
 
-    created = form.submit(commit)
-    if form.failed:
-        db().expire_all()
+    done = form.submit(commit)
+    if done is None:
         return render_plan(service.get_plan(db(), plan_id, g.user), form, form.status)
-    flash(_("Jobs created: %(count)s. The requests left out stay on the board.", count=created), "success")
+    created, left_out = done
+    flash(_("Jobs created: %(count)s.", count=created) + (
+        " " + _("The requests left out stay on the board.") if left_out else ""), "success")
     return redirect(url_for("console.plan_detail", plan_id=plan_id))
