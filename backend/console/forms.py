@@ -53,6 +53,7 @@ _KNOWN_MESSAGES = {
     "a crew of two or more needs exactly one lead (DSP-7)": _l("A crew of two or more needs a lead (DSP-7): pick one."),
     "Shorter than minimum length 1.": _l("Pick at least one."),
     "Length must be between 1 and 10.": _l("Pick at least one."),
+    "must be after `from`": _l("The last month must not be before the first."),
 }
 _FUTURE = re.compile(r"^must not be in the future")
 # Refusals whose wording carries the values of the case (a range's limits, an id).

@@ -1,0 +1,3 @@
+"""Console: KPIs."""
+
+from backend.console.kpis import views  # noqa: F401  (registers the routes)
