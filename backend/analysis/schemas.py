@@ -3,8 +3,8 @@
 import marshmallow as ma
 
 from backend.analysis.service import FailureGroupBy
-from backend.costs.ledger.schemas import PeriodQuerySchema
 from backend.http.fields import Money, OneOf, Timestamp
+from backend.kpis.schemas import PeriodQuerySchema
 
 
 class FailureQuerySchema(PeriodQuerySchema):

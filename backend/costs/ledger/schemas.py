@@ -4,18 +4,8 @@ import marshmallow as ma
 
 from backend.costs.ledger.service import CostGroupBy
 from backend.costs.models import BorneBy
-from backend.errors import DomainError
 from backend.http.fields import Money, Name, OneOf, Text, Timestamp
-from backend.kpis.schemas import KpiQuerySchema
-
-
-class PeriodQuerySchema(KpiQuerySchema):
-    """`from` and `to` as in /api/v1/kpis."""
-
-    @ma.validates_schema
-    def _ends_after_it_starts(self, data: dict, **_kwargs: object) -> None:
-        if data["start"] >= data["end"]:
-            raise DomainError("to", "must be after `from`")
+from backend.kpis.schemas import PeriodQuerySchema
 
 
 class CostQuerySchema(PeriodQuerySchema):
