@@ -54,6 +54,11 @@ LABELS: dict[str, dict[str, Any]] = {
             "parts_per_technician": _l("Parts per technician"), "old_parts_outstanding": _l("Old parts outstanding"),
             "old_parts_overdue": _l("Old parts overdue")},
     "kpi_group": {"station": _l("By station"), "technician": _l("By technician"), "month": _l("By month")},
+    "cost_group": {"station": _l("By station"), "model": _l("By model"), "part": _l("By part"),
+                   "supplier": _l("By supplier"), "cause": _l("By root cause"), "month": _l("By month")},
+    # The row of costs that have no group of that kind.
+    "cost_group_none": {"part": _l("No part"), "supplier": _l("No supplier"), "cause": _l("Not investigated"),
+                        "model": _l("No model")},
     "plan_outcome": {"committed": _l("Dispatched as planned"), "swapped": _l("Dispatched to another crew"),
                      "dropped": _l("Left out")},
     "position_source": {"last_known_position": _l("last known position"), "home_station": _l("home station")},
