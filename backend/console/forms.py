@@ -64,6 +64,11 @@ _PATTERNS = (
     (re.compile(r"^no unit with id \d+$"), _l("There is no such unit: pick one from the list.")),
     (re.compile(r"^unit \d+ belongs to another customer$"),
      _l("This unit belongs to another customer: pick one of the chosen customer's units.")),
+    # The investigation (INV-2): who is named depends on the kind of responsible party.
+    (re.compile(r"^required when responsible_kind is \w+$"), _l("Name them: the responsible party chosen needs it.")),
+    (re.compile(r"^only when responsible_kind is \w+, not \w+$"),
+     _l("Leave this empty: it is for another kind of responsible party.")),
+    (re.compile(r"^must be one of: "), _l("Choose one of the offered values.")),
 )
 _STALE_MESSAGE = _l("Someone else changed this since you opened the page. Nothing was saved: reload the page to "
                     "see the current state, then try again.")

@@ -56,6 +56,8 @@ LABELS: dict[str, dict[str, Any]] = {
     "kpi_group": {"station": _l("By station"), "technician": _l("By technician"), "month": _l("By month")},
     "cost_group": {"station": _l("By station"), "model": _l("By model"), "part": _l("By part"),
                    "supplier": _l("By supplier"), "cause": _l("By root cause"), "month": _l("By month")},
+    "responsible_kind": {"department": _l("A department"), "supplier": _l("A supplier"), "customer": _l("The customer"),
+                         "third_party": _l("A third party"), "employee": _l("An employee")},
     # The row of costs that have no group of that kind.
     "cost_group_none": {"part": _l("No part"), "supplier": _l("No supplier"), "cause": _l("Not investigated"),
                         "model": _l("No model")},

@@ -26,6 +26,9 @@ from backend.dispatch.sla import DeadlineKind
 from backend.dispatch.service import (CLOSERS, CONTACT_LOGGERS, DECIDERS, DISPATCHERS, FEEDBACK_METHODS,
                                       FEEDBACK_RECORDERS, PLANNERS, READERS, SERVICE_GROUP)
 from backend.http.context import db, onsite
+from backend.quality import service as quality
+from backend.quality.models import Investigation, ResponsibleKind
+from backend.quality.schemas import InvestigationInputSchema
 
 FORM_FIELDS = {
     "log": ("direction", "channel", "counterpart", "content", "occurred_at"),
@@ -37,6 +40,8 @@ FORM_FIELDS = {
     "decision": ("outcome", "reason"),
     "feedback": ("method", "text"),
     "closure": ("summary",),
+    "investigation": ("root_cause", "root_cause_text", "countermeasure", "responsible_kind", "responsible_department",
+                      "responsible_supplier", "responsible_user_id", "reason"),
 }
 REPLY_CHANNELS = ("phone", "letter", "email", "app")
 WRITTEN_CHANNELS = ("letter", "email", "app")
@@ -87,16 +92,19 @@ def render_request(service_request: ServiceRequest, forms: dict[str, ConsoleForm
         "feedback": state == service.RequestStatus.RESOLVED and user.has_any_role(frozenset(FEEDBACK_RECORDERS)),
         "close": (state in (service.RequestStatus.FEEDBACK_GIVEN, service.RequestStatus.REJECTED)
                   and user.has_any_role(frozenset(CLOSERS))),
+        "investigate": open_ and user.has_any_role(frozenset(quality.INVESTIGATORS)),
     }
     candidates = []
     if may["candidates"]:
         _, candidates = service.candidates_for(db(), service_request.id, user, now=now,
                                                travel_speed_kmh=onsite().settings.travel_speed_kmh,
                                                limit=DEFAULT_LIMIT)
+    investigation = quality.investigation_of(db(), service_request.id)
     people = _names({c.logged_by_user_id for c in communications} | {d.waived_by_user_id for d in
                      service_request.deadlines} | {d.decided_by_user_id for d in decisions.values()}
                     | {service_request.decided_by_user_id, service_request.registered_by_user_id,
-                       service_request.feedback_by_user_id, service_request.closed_by_user_id})
+                       service_request.feedback_by_user_id, service_request.closed_by_user_id}
+                    | ({investigation.decided_by_id, investigation.responsible_user_id} if investigation else set()))
     follows = (db().get(ServiceRequest, service_request.follows_request_id)
                if service_request.follows_request_id else None)
     zone = station_zone(service_request.nearest_station)
@@ -106,7 +114,21 @@ def render_request(service_request: ServiceRequest, forms: dict[str, ConsoleForm
         zone=zone, now_local=datetime_local_value(now, zone), communications=communications, jobs=jobs,
         decisions=decisions, candidates=candidates, may=may, forms=forms, people=people,
         open_deadlines=open_deadlines, channels=CHANNELS, directions=DIRECTIONS, reply_channels=REPLY_CHANNELS,
-        written_channels=WRITTEN_CHANNELS, feedback_methods=FEEDBACK_METHODS, follows=follows)
+        written_channels=WRITTEN_CHANNELS, feedback_methods=FEEDBACK_METHODS, follows=follows,
+        investigation=investigation, **(_investigation_choices(investigation) if may["investigate"] else {}))
+
+
+def _investigation_choices(investigation: Investigation | None) -> dict[str, Any]:
+    """The root-cause codes (with one taken off the list that the investigation still uses) and the people one may
+    be held responsible."""
+    codes = list(onsite().settings.root_causes)
+    if investigation is not None and investigation.root_cause not in codes:
+        codes.append(investigation.root_cause)
+    employees = db().execute(select(User.id, User.full_name).where(User.active.is_(True))
+                             .order_by(User.full_name)).all()
+    return {"root_causes": [(code, code) for code in codes],
+            "responsible_kinds": [kind.value for kind in ResponsibleKind],
+            "employees": [(str(ident), name) for ident, name in employees]}
 
 
 def _done(service_request: ServiceRequest, form: ConsoleForm, message: str, anchor: str) -> ResponseReturnValue:
@@ -223,3 +245,21 @@ def close_request(service_request_id: int) -> ResponseReturnValue:
 
     form.submit(close)
     return _done(sr, form, _("The request is closed."), "closure")
+
+
+@bp.route("/requests/<id:service_request_id>/investigation", methods=["POST"])
+@console_page(*quality.INVESTIGATORS)
+def record_investigation(service_request_id: int) -> ResponseReturnValue:
+    sr = _request(service_request_id, for_update=True)
+    form = ConsoleForm("investigation", request.form, fields=FORM_FIELDS["investigation"])
+
+    def record() -> None:
+        investigation = quality.investigation_of(db(), sr.id)
+        if investigation is not None:
+            # Revising needs the version the page showed (a page shown before there was one has none: stale).
+            form.check_version(investigation.version)
+        quality.decide(db(), sr, investigation, form.load(InvestigationInputSchema()), actor=g.user, now=_now(),
+                       settings=onsite().settings)
+
+    form.submit(record)
+    return _done(sr, form, _("The investigation was recorded."), "investigation")
