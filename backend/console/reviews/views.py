@@ -1,5 +1,6 @@
-"""The supervisor's pages (issue 11; RULES.md REP-3, REP-5, REP-6, PRT-3): the review queue, a report with every
-version, its seal and today's verdict, approve or reject; requisitions and paid service waiting for approval.
+"""The supervisor's pages (issue 11; RULES.md REP-3, REP-5, REP-6, PRT-3, CST-1): the review queue, a report with
+every version, its seal and today's verdict, approve or reject; requisitions, paid service and technicians' expenses
+waiting for approval.
 
 Who may open each page and press each button is read off the API endpoint that does the same thing, and every
 decision is taken by the service function that endpoint calls, so both doors admit the same people and refuse the
@@ -15,7 +16,7 @@ from flask import flash, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from backend.accounts.models import User
+from backend.accounts.models import Role, User
 from backend.console import bp
 from backend.console.forms import ConsoleForm
 from backend.console.labels import LABELS
@@ -23,6 +24,9 @@ from backend.console.i18n import gettext as _
 from backend.console.i18n import lazy_gettext as _l
 from backend.console.pages import console_page
 from backend.console.render import render_page
+from backend.costs.expenses import service as expenses
+from backend.costs.expenses import views as expenses_api
+from backend.costs.models import Expense, ExpenseStatus
 from backend.dispatch.models import Job
 from backend.dispatch.service import check_may_decide, get_visible_job
 from backend.errors import DomainError, Forbidden, NotFound
@@ -45,9 +49,14 @@ REPORT_DECIDERS = reports_api.post_approve.access_roles | reports_api.post_rejec
 REQUISITION_READERS = parts_api.list_requisitions.access_roles
 REQUISITION_DECIDERS = parts_api.approve_requisition.access_roles | parts_api.reject_requisition.access_roles
 PAID_SERVICE_DECIDERS = reports_api.post_paid_service_approval.access_roles
+# Technicians read their own expenses through the API (the app); in the console, the office roles that see them all.
+EXPENSE_READERS = expenses_api.list_expenses.access_roles - {Role.TECHNICIAN}
+EXPENSE_DECIDERS = expenses_api.approve_expense.access_roles | expenses_api.reject_expense.access_roles
 LIST_LIMIT = 200
 
 LABELS.update({
+    "expense_kind": {"travel": _l("Travel"), "lodging": _l("Lodging"), "allowance": _l("Allowance"),
+                     "transport": _l("Transport"), "packaging": _l("Packaging")},
     "report_status": {"draft": _l("Draft"), "signed": _l("Signed"), "superseded": _l("Superseded")},
     "review_outcome": {"approved": _l("Approved"), "rejected": _l("Rejected")},
     "signature_kind": {"signature": _l("signature"), "stamp": _l("company stamp")},
@@ -78,6 +87,13 @@ def decision(deciders: frozenset[str], gate: Callable[[], object]) -> Decision:
 
 def _now() -> Any:
     return onsite().clock.now()
+
+
+def _gone(forms: dict[int, ConsoleForm], waiting: Iterable[Any]) -> list[ConsoleForm]:
+    """Refused forms about items no longer waiting (decided meanwhile): their card is gone, so the page shows why on
+    its own."""
+    listed = {item.id for item in waiting}
+    return [form for ident, form in forms.items() if ident not in listed and form.failed]
 
 
 def _names(user_ids: Iterable[int | None]) -> dict[int, str]:
@@ -207,7 +223,7 @@ def _requisitions_page(forms: dict[int, ConsoleForm], status: int = 200) -> Resp
     decisions = {r.id: decision(REQUISITION_DECIDERS,
                                 lambda r=r: requisitions.check_decider(session, r, g.user)) for r in pending}
     return render_page("console/reviews/requisitions.html", status=status, pending=pending, jobs=jobs,
-                       technicians=technicians, decisions=decisions,
+                       technicians=technicians, decisions=decisions, gone=_gone(forms, pending),
                        forms={r.id: forms.get(r.id) or ConsoleForm(f"reject-{r.id}", fields=("reason",))
                               for r in pending})
 
@@ -268,3 +284,49 @@ def approve_paid_service(job_id: int) -> ResponseReturnValue:
     flash(_("Paid service on %(number)s approved: the technician may now record chargeable work.",
             number=job.service_request.number), "success")
     return redirect(url_for("console.paid_service_approvals"))
+
+
+# --- technicians' expenses waiting for approval (CST-1) ----------------------------------------------------------
+
+@bp.route("/approvals/expenses")
+@console_page(*EXPENSE_READERS, nav=_l("Expenses"), order=43)
+def expense_approvals() -> ResponseReturnValue:
+    return _expenses_page({})
+
+
+def _expenses_page(forms: dict[int, ConsoleForm], status: int = 200) -> ResponseReturnValue:
+    session = db()
+    pending = session.scalars(expenses.visible_expenses(g.user, {"status": ExpenseStatus.PENDING})
+                              .order_by(None).order_by(Expense.id).limit(LIST_LIMIT)).all()
+    jobs = {job.id: job for job in session.scalars(select(Job).where(Job.id.in_([e.job_id for e in pending])))}
+    decisions = {e.id: decision(EXPENSE_DECIDERS, lambda e=e: check_may_decide(jobs[e.job_id], g.user))
+                 for e in pending}
+    return render_page("console/reviews/expenses.html", status=status, pending=pending, jobs=jobs,
+                       decisions=decisions, people=_names(e.raised_by_user_id for e in pending),
+                       gone=_gone(forms, pending),
+                       forms={e.id: forms.get(e.id) or ConsoleForm(f"expense-{e.id}", fields=("reason",))
+                              for e in pending})
+
+
+@bp.route("/approvals/expenses/<id:expense_id>/approve", methods=["POST"])
+@console_page(*expenses_api.approve_expense.access_roles)
+def approve_expense(expense_id: int) -> ResponseReturnValue:
+    form = ConsoleForm(f"expense-{expense_id}", request.form, fields=())
+    done = form.submit(lambda: expenses.decide_expense(db(), expense_id, approve=True, reason=None, actor=g.user,
+                                                       now=_now()))
+    if done is None:
+        return _expenses_page({expense_id: form}, form.status)
+    flash(_("Expense %(number)s approved: it now counts as a cost.", number=done.number), "success")
+    return redirect(url_for("console.expense_approvals"))
+
+
+@bp.route("/approvals/expenses/<id:expense_id>/reject", methods=["POST"])
+@console_page(*expenses_api.reject_expense.access_roles)
+def reject_expense(expense_id: int) -> ResponseReturnValue:
+    form = ConsoleForm(f"expense-{expense_id}", request.form, fields=("reason",))
+    done = form.submit(lambda: expenses.decide_expense(db(), expense_id, approve=False, actor=g.user, now=_now(),
+                                                       **form.load(RejectSchema())))
+    if done is None:
+        return _expenses_page({expense_id: form}, form.status)
+    flash(_("Expense %(number)s rejected.", number=done.number), "success")
+    return redirect(url_for("console.expense_approvals"))
