@@ -60,14 +60,10 @@ def test_cst1_a_supervisor_approves_one_and_rejects_one_with_a_reason(
 
 def test_cst1_four_eyes_and_station_scope(client: FlaskClient, make_user: Callable[..., User],
                                           books: Books) -> None:  # noqa: F811
-    working_supervisor = books.desk.technician(name="Li Ming")
-    books.session.rollback()
-    user = books.session.get_one(User, working_supervisor["user"].id)
-    user.roles = ["technician", "supervisor"]
-    books.session.commit()
+    working_supervisor = books.technician_and_supervisor("Li Ming")
     job = books.job(books.request(), books.zz_tech, working_supervisor, status="work_done")
     expense = _raise(books.desk.as_technician(books.zz_tech), job.id).get_json()
-    crew_console = console_as(client, user)
+    crew_console = console_as(client, working_supervisor["user"])
     page = crew_console.text(PAGE)
     card = page[page.index(f'data-testid="expense-{expense["number"]}"'):]
     assert 'data-testid="four-eyes"' in card and f"{PAGE}/{expense['id']}/approve" not in card

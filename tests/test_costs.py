@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from backend.accounts.models import User
 from backend.audit.models import AuditEntry
 from backend.dispatch.models import Job
 from backend.parts.models import Part
@@ -337,11 +336,7 @@ def test_a_technician_raises_expenses_for_their_own_jobs_only(books: Books, cloc
 
 def test_four_eyes_on_expense_approval(books: Books) -> None:
     # A supervisor who is also a technician on the crew: raises for the job, cannot approve it.
-    working_supervisor = books.desk.technician(name="Li Ming")
-    books.session.rollback()
-    user = books.session.get_one(User, working_supervisor["user"].id)
-    user.roles = ["technician", "supervisor"]
-    books.session.commit()
+    working_supervisor = books.technician_and_supervisor("Li Ming")
     job = books.job(books.request(), books.zz_tech, working_supervisor, status="work_done")
     crew_api = books.desk.login(working_supervisor["user"])
     expense = _raise(books.desk.as_technician(books.zz_tech), job.id).get_json()

@@ -48,6 +48,14 @@ class Books:
     def person(self, *roles: str, **details: Any) -> Api:
         return self.desk.login(self.desk.make_user(*roles, **details))
 
+    def technician_and_supervisor(self, name: str) -> dict[str, Any]:
+        """A technician who is a supervisor too: to put on a crew and see the four-eyes rule refuse them."""
+        technician = self.desk.technician(name=name)
+        self.fresh()
+        self.session.get_one(User, technician["user"].id).roles = ["technician", "supervisor"]
+        self.session.commit()
+        return technician
+
     def give_stations(self, api: Api, *stations: dict[str, Any]) -> None:
         """The user behind `api` acts for these stations only (SCP-1)."""
         self.fresh()
