@@ -1,5 +1,7 @@
 """Schemas of the failure analysis (CST-3)."""
 
+from typing import Any
+
 import marshmallow as ma
 
 from backend.analysis.service import FailureGroupBy
@@ -33,6 +35,15 @@ class FailureRowSchema(ma.Schema):
 
 COLUMNS = ("group", "label", "failures", "root_causes", "units_in_service", "failure_rate_per_100", "share",
            "cumulative_share", "warranty_cost")
+
+
+def csv_rows(rows: list[Any]) -> list[dict[str, Any]]:
+    """The rows as the CSV holds them: the root causes in one cell, "cause: failures; ..." (a cause not yet
+    investigated is blank)."""
+    dumped = FailureRowSchema(many=True).dump(rows)
+    for row in dumped:
+        row["root_causes"] = "; ".join(f"{c['cause'] or ''}: {c['failures']}" for c in row["root_causes"])
+    return dumped
 
 
 class FailureAnalysisSchema(ma.Schema):

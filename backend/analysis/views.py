@@ -3,7 +3,7 @@
 from typing import Any
 
 from backend.analysis import service
-from backend.analysis.schemas import COLUMNS, FailureAnalysisSchema, FailureQuerySchema, FailureRowSchema
+from backend.analysis.schemas import COLUMNS, FailureAnalysisSchema, FailureQuerySchema, csv_rows
 from backend.http.api import Blueprint
 from backend.http.context import current_user, db
 from backend.http.csv import CSV_DOC, csv_response, wants_csv
@@ -18,8 +18,5 @@ def get_failure_analysis(query: dict[str, Any]) -> Any:
     analysis = service.analyse(db(), current_user(), start=query["start"], end=query["end"],
                                group_by=query["group_by"])
     if wants_csv():
-        rows = FailureRowSchema(many=True).dump(analysis.rows)
-        for row in rows:  # one cell: "cause: failures; ..." (a cause not yet investigated is blank)
-            row["root_causes"] = "; ".join(f"{c['cause'] or ''}: {c['failures']}" for c in row["root_causes"])
-        return csv_response(rows, COLUMNS, "failure-analysis.csv")
+        return csv_response(csv_rows(analysis.rows), COLUMNS, "failure-analysis.csv")
     return {**query, "rows": analysis.rows, "totals": analysis.totals}

@@ -58,6 +58,9 @@ LABELS: dict[str, dict[str, Any]] = {
                    "supplier": _l("By supplier"), "cause": _l("By root cause"), "month": _l("By month")},
     "responsible_kind": {"department": _l("A department"), "supplier": _l("A supplier"), "customer": _l("The customer"),
                          "third_party": _l("A third party"), "employee": _l("An employee")},
+    "failure_group": {"model": _l("By model"), "part": _l("By part"), "supplier": _l("By supplier"),
+                      "cause": _l("By root cause")},
+    "failure_group_none": {"model": _l("No model"), "supplier": _l("No supplier"), "cause": _l("Not investigated")},
     # The row of costs that have no group of that kind.
     "cost_group_none": {"part": _l("No part"), "supplier": _l("No supplier"), "cause": _l("Not investigated"),
                         "model": _l("No model")},

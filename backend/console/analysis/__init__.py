@@ -1,0 +1,3 @@
+"""Console: failure analysis."""
+
+from backend.console.analysis import views  # noqa: F401  (registers the routes)
