@@ -146,6 +146,8 @@ DEMO_INVESTIGATIONS = {
         "Driver briefed on the reversing camera; no product change", "customer", None,
         "Impact damage from operation, not a product fault (INT-3 non-quality: chargeable)"),
 }
+# The part each closed-out job replaced, by its fault (DEMO_INVESTIGATIONS).
+DEMO_REPLACED_PARTS = {"Passenger door seal leaks in heavy rain": "DR-SEAL-1"}
 STEPS = {"registered": [], "assigned": [], "accepted": ["accept"], "on_site": ["accept", "depart", "arrive"],
          "work_done": ["accept", "depart", "arrive", "work-done"]}
 TECHNICIAN_COUNT = 30
@@ -321,11 +323,15 @@ def _close_out(session: Session, jobs: dict[str, Job], write: Callable[..., Fiel
         job = jobs[fault]
         unit, reported_on = job.service_request.unit, job.service_request.reported_at.date()
         ended = unit.warranty_end_date is not None and reported_on > unit.warranty_end_date  # WAR-1
+        covered = kind != "customer" and not ended
+        replaced = _replace_part(session, job, DEMO_REPLACED_PARTS[fault], covered, now) \
+            if fault in DEMO_REPLACED_PARTS else []
         report = write(job, operating_hours=1800, mileage_km=52000, usage_history="City route, one shift a day",
-                       fault_history="First occurrence", within_warranty=kind != "customer" and not ended,
+                       fault_history="First occurrence", within_warranty=covered,
                        warranty_reason=f"Warranty ended on {unit.warranty_end_date}" if ended else reason,
                        disassembled_before=False, root_cause=cause,
-                       responsibility=kind if kind != "department" else "manufacturer", work_done=countermeasure)
+                       responsibility=kind if kind != "department" else "manufacturer", work_done=countermeasure,
+                       part_lines=replaced)
         sign(job, report, "Fixed", 5)
         reports.submit(session, job, report, now=now)
         reports.approve(session, job, report, actor=supervisor, now=now)
@@ -338,6 +344,24 @@ def _close_out(session: Session, jobs: dict[str, Job], write: Callable[..., Fiel
             "reason": reason, **({named: party} if named else {})}, actor=quality, now=now, settings=settings)
         close_request(session, request, actor_id=manager.id, now=now,
                       summary=f"{cause}. {countermeasure}. Customer informed by phone.")
+
+
+def _replace_part(session: Session, job: Job, part_number: str, covered: bool, now: datetime) -> list[dict[str, Any]]:
+    """The part a closed-out job replaced (the failure analysis counts it, CST-3): requested, approved and issued to
+    the van (PRT-3), then the report's line; covered by the warranty or, once the unit's has ended, paid for."""
+    part = session.scalar(select(Part).where(Part.part_number == part_number))
+    assert part is not None
+    lead = session.get_one(Technician, job.lead_technician_id).user
+    requisition = requisitions.create(session, {"job_id": job.id, "lines": [
+        {"part_id": part.id, "quantity": 1, "reason": "Replace the failed part"}]}, actor=lead, now=now)
+    requisitions.approve(session, requisition.id, actor=find_user(session, "supervisor"), now=now)
+    requisitions.issue(session, requisition.id, {"source_location_id": central_store(session).id, "lines": []},
+                       actor=find_user(session, "warehouse"), now=now)
+    if not covered:  # out of warranty by now: the customer pays, with the supervisor's prior approval (REP-6)
+        reports.approve_paid_service(session, job, actor=find_user(session, "supervisor"), now=now,
+                                     estimated_amount=part.unit_price, scope=f"{part.name}: outside warranty")
+    return [{"part_id": part.id, "quantity": 1, "reason": "Failed in service", "covered_by_warranty": covered,
+             "new_serial": None, "old_serial": None}]
 
 
 def _costs(session: Session, jobs: dict[str, Job], now: datetime) -> None:
