@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import MAXYEAR, UTC, datetime, timedelta
 from typing import Protocol
 
 
@@ -30,6 +30,15 @@ class ManualClock:
     def advance(self, **delta: float) -> datetime:
         self._now += timedelta(**delta)
         return self._now
+
+
+def next_month(at: datetime) -> datetime | None:
+    """The first moment of the month after `at`'s, in `at`'s own zone; None after December of the calendar's last
+    year."""
+    if (at.year, at.month) == (MAXYEAR, 12):
+        return None
+    return at.replace(year=at.year + at.month // 12, month=at.month % 12 + 1, day=1, hour=0, minute=0, second=0,
+                      microsecond=0)
 
 
 def ensure_utc(moment: datetime) -> datetime:

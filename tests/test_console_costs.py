@@ -66,3 +66,13 @@ def test_costs_are_for_finance_managers_and_quality_and_refuse_a_bad_month(clien
     assert refused.status_code == 422
     assert re.search(r'id="costs-from-error" role="alert">Enter a month\.', refused.get_data(as_text=True))
     assert 'data-testid="costs"' not in refused.get_data(as_text=True)
+
+
+def test_cst1_by_month_is_one_row_per_local_month_adding_up_to_the_total(
+        client: FlaskClient, make_user: Callable[..., User], march: March) -> None:  # noqa: F811
+    page = console_as(client, make_user("finance")).text("/costs?from=2026-02&to=2026-03&group_by=month")
+    assert re.findall(r'<tr data-group="([^"]*)">', page) == ["2026-02", "2026-03", "total"]
+    february, march_row, total = (_row(page, group) for group in ("2026-02", "2026-03", "total"))
+    assert february["service_branch"] == "1,000.00"  # R2's travel of 27 February (tests/test_costs.py)
+    amount = lambda row: float(row["total"].replace(",", ""))  # noqa: E731
+    assert amount(february) + amount(march_row) == amount(total)

@@ -56,6 +56,9 @@ def test_cst1_a_supervisor_approves_one_and_rejects_one_with_a_reason(
     # Decided once: a second decision is refused as the API refuses it.
     again = console.post(f"{PAGE}/{travel['id']}/approve")
     assert again.status_code == 409 and "already approved" in again.get_data(as_text=True)
+    # Rejected without a reason after someone decided it: the reason for the refusal is that, not the blank field.
+    late = console.post(f"{PAGE}/{allowance['id']}/reject", {"reason": ""})
+    assert "no longer waiting for a decision" in late.get_data(as_text=True)
 
 
 def test_cst1_four_eyes_and_station_scope(client: FlaskClient, make_user: Callable[..., User],
@@ -71,7 +74,9 @@ def test_cst1_four_eyes_and_station_scope(client: FlaskClient, make_user: Callab
     elsewhere = books.person("supervisor")
     books.give_stations(elsewhere, books.guangzhou)
     scoped_user = books.session.get_one(User, elsewhere.get("/api/v1/me").get_json()["id"])
-    assert f'expense-{expense["number"]}' not in console_as(client, scoped_user).text(PAGE)
+    elsewhere_console = console_as(client, scoped_user)
+    assert f'expense-{expense["number"]}' not in elsewhere_console.text(PAGE)
+    assert elsewhere_console.post(f"{PAGE}/{expense['id']}/approve").status_code == 404
     finance = console_as(client, make_user("finance"))
     read_only = finance.text(PAGE)
     assert f'data-testid="expense-{expense["number"]}"' in read_only and "/approve" not in read_only

@@ -11,6 +11,7 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from backend.accounts.models import User
+from tests import factories
 from tests.console_support import Console, console_as
 from tests.test_dispatch_support import Desk, desk, quick_passwords  # noqa: F401
 from tests.test_investigation import BODY, path, settings  # noqa: F401
@@ -83,3 +84,16 @@ def test_inv2_other_readers_see_it_without_a_form(client: FlaskClient, make_user
     page = dispatcher.text(f"/requests/{request['id']}")
     assert 'data-testid="investigation"' in page and 'action="/requests/' + str(request["id"]) + '/investigation"' \
         not in page
+
+
+def test_inv2_nobody_on_the_crew_records_it(client: FlaskClient, make_user: Callable[..., User],
+                                            desk: Desk) -> None:  # noqa: F811
+    request = desk.register()
+    working = make_user("technician", "supervisor", full_name="Li Ming")
+    technician = factories.technician(desk.admin, working.id, desk.station["id"])
+    assert desk.dispatch(request["id"], technician_ids=[technician["id"]]).status_code == 201
+    console = console_as(client, working)
+    page = console.text(f"/requests/{request['id']}")
+    assert 'data-testid="four-eyes"' in page and f'action="/requests/{request["id"]}/investigation"' not in page
+    assert _record(console, request).status_code == 403
+    assert desk.agent.get(path(request)).status_code == 404

@@ -91,3 +91,32 @@ def test_kpi_only_managers_and_supervisors_and_only_their_stations(client: Flask
     elsewhere = Console(client)
     assert elsewhere.sign_in("manager-shanghai").status_code == 302
     assert _cell(elsewhere.text("/kpis"), "major_complaint_rate") == "—"  # SCP-1: none of its requests
+
+
+def test_kpi_by_month_rows_are_the_users_months(client: FlaskClient, make_user: Callable[..., User],
+                                                march: Desk) -> None:
+    page = console_as(client, make_user("manager")).text("/kpis?from=2026-02&to=2026-03&group_by=month")
+    # The regulator's request of 1 March, 01:00 local time, is March's, though February's in UTC.
+    assert re.findall(r'<tr data-group="([^"]*)">', page) == ["2026-02", "2026-03"]
+    assert _cell(page, "major_complaint_rate", "2026-02") == "—"
+    assert "1 / 2" in _cell(page, "major_complaint_rate", "2026-03")
+    csv_link = re.search(r'href="(/kpis\.csv\?[^"]+)"', page)
+    assert csv_link is not None
+    assert "group_by=month" in csv_link.group(1) and "from=2026-02" in csv_link.group(1)
+
+
+def test_kpi_months_at_the_calendars_turns_and_ends(client: FlaskClient, make_user: Callable[..., User],
+                                                    march: Desk) -> None:
+    console = console_as(client, make_user("manager"))
+    assert console.get("/kpis?from=2025-12&to=2026-01&group_by=month").status_code == 200  # December, then January
+    last = console.get("/kpis?from=2026-01&to=9999-12")
+    assert last.status_code == 422
+    assert re.search(r'id="kpis-to-error" role="alert">Choose an earlier month\.', last.get_data(as_text=True))
+    first = console.get("/kpis?from=0001-01&to=0001-01")
+    assert first.status_code == 422
+    assert "Choose a time within the years the system keeps" in first.get_data(as_text=True)
+    too_many = console.get("/kpis?from=2020-01&to=2026-03&group_by=month")
+    assert too_many.status_code == 422 and 'id="kpis-to-error"' in too_many.get_data(as_text=True)
+    # The request's other arguments are not the link's: a name Flask's url_for takes for itself changes nothing.
+    odd = console.get("/kpis?from=2026-03&to=2026-03&endpoint=x&_external=1")
+    assert odd.status_code == 200 and 'href="/kpis.csv?from=2026-03&amp;to=2026-03"' in odd.get_data(as_text=True)

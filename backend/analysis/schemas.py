@@ -6,7 +6,7 @@ import marshmallow as ma
 
 from backend.analysis.service import FailureGroupBy
 from backend.http.fields import Money, OneOf, Timestamp
-from backend.kpis.schemas import PeriodQuerySchema
+from backend.http.periods import PeriodQuerySchema
 
 
 class FailureQuerySchema(PeriodQuerySchema):

@@ -68,7 +68,8 @@ _PATTERNS = (
     (re.compile(r"^required when responsible_kind is \w+$"), _l("Name them: the responsible party chosen needs it.")),
     (re.compile(r"^only when responsible_kind is \w+, not \w+$"),
      _l("Leave this empty: it is for another kind of responsible party.")),
-    (re.compile(r"^must be one of: "), _l("Choose one of the offered values.")),
+    (re.compile(r"^must be between .+ once converted to UTC$"),
+     _l("Choose a time within the years the system keeps (after the year 1, before 9999).")),
 )
 _STALE_MESSAGE = _l("Someone else changed this since you opened the page. Nothing was saved: reload the page to "
                     "see the current state, then try again.")
@@ -79,7 +80,7 @@ def translate_message(text: str) -> Any:
         return _KNOWN_MESSAGES[text]
     if _FUTURE.match(text):
         return _l("This time must not be in the future.")
-    if text.startswith("Must be one of:"):
+    if text.lower().startswith("must be one of:"):  # marshmallow's, and a service's list of codes
         return _l("Choose one of the offered values.")
     for pattern, message in _PATTERNS:
         found = pattern.match(text)

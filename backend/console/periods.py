@@ -1,17 +1,21 @@
-"""Reports by period in the console (KPIs, costs): whole months on the user's own calendar (their first station's
-time zone; the company's default for head office), turned into the `from` and `to` the API's PeriodQuerySchema
-takes, and the names of the groups the reports come back in."""
+"""Reports by period in the console (KPIs, costs, failures): whole months on the user's own calendar (their first
+station's time zone; the company's default for head office), turned into the `from` and `to` the API's
+PeriodQuerySchema takes; rows per local month; and the names of the groups the reports come back in."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 import marshmallow as ma
+from flask import g, request
 from sqlalchemy import select
 
 from backend.accounts.models import User
+from backend.clock import next_month
 from backend.console.forms import ConsoleForm
 from backend.console.i18n import lazy_gettext as _l
 from backend.console.i18n import station_zone
@@ -20,8 +24,66 @@ from backend.parts.models import Part
 from backend.stations.models import Station
 from backend.technicians.models import Technician
 
+T = TypeVar("T")
 # Named as the API's query (from, to), so its refusals land beside the same fields; in the form they hold months.
 FIELDS = ("from", "to", "group_by")
+MONTH = "month"
+# One row per month is one report per month: a few years at most.
+MAX_MONTH_ROWS = 36
+
+
+@dataclass(frozen=True)
+class Report(Generic[T]):
+    """A report page's form, the query it made (the API's, loaded by its schema) and what came back; no query and
+    no result when the form was refused."""
+
+    form: ConsoleForm
+    query: dict[str, Any] | None
+    result: T | None
+    zone: ZoneInfo
+
+    @property
+    def group_by(self) -> str | None:
+        return self.query["group_by"] if self.query else None
+
+    @property
+    def csv_arguments(self) -> dict[str, str]:
+        """The form's own fields, for the CSV link (never the request's other arguments)."""
+        return {name: self.form.value(name) for name in FIELDS if self.form.value(name)}
+
+
+def run_report(name: str, schema: ma.Schema, make: Callable[[dict[str, Any], ZoneInfo], T]) -> Report[T]:
+    """The report the request's months and rows ask for, as the signed-in user may see it (this month by default);
+    a refusal is kept on the form, beside its field."""
+    zone = user_zone(g.user)
+    this_month = onsite().clock.now().astimezone(zone).strftime("%Y-%m")
+    form = ConsoleForm(name, {"from": this_month, "to": this_month, **request.args}, fields=FIELDS)
+
+    def made() -> tuple[dict[str, Any], T]:
+        start = _month_start(form, "from", zone)
+        end = next_month(_month_start(form, "to", zone))
+        if end is None:
+            raise ma.ValidationError({"to": [_l("Choose an earlier month.")]})
+        query = schema.load({"from": start.isoformat(), "to": end.isoformat(),
+                             **({"group_by": form.value("group_by")} if form.value("group_by") else {})})
+        return query, make(query, zone)
+
+    found = form.submit(made)
+    return Report(form, found[0] if found else None, found[1] if found else None, zone)
+
+
+def local_months(start: datetime, end: datetime, zone: ZoneInfo) -> Iterator[tuple[str, datetime, datetime]]:
+    """Each month of [start, end) on the local calendar, as (YYYY-MM, its first moment, the next month's)."""
+    months = []
+    cursor: datetime | None = start.astimezone(zone)
+    while cursor is not None and cursor < end:
+        following = next_month(cursor)
+        months.append((cursor.strftime("%Y-%m"), cursor, following or end))
+        cursor = following
+    if len(months) > MAX_MONTH_ROWS:
+        raise ma.ValidationError({"to": [_l("At most %(count)s months one row each: choose fewer months or other "
+                                            "rows.", count=MAX_MONTH_ROWS)]})
+    return iter(months)
 
 
 def user_zone(user: User) -> ZoneInfo:
@@ -29,29 +91,12 @@ def user_zone(user: User) -> ZoneInfo:
     return station_zone(station)
 
 
-def month_form(name: str, args: Mapping[str, str], zone: ZoneInfo) -> ConsoleForm:
-    """The form, this month (on the user's calendar) by default."""
-    this_month = onsite().clock.now().astimezone(zone).strftime("%Y-%m")
-    return ConsoleForm(name, {"from": this_month, "to": this_month, **args}, fields=FIELDS)
-
-
-def period(form: ConsoleForm, zone: ZoneInfo) -> dict[str, str]:
-    """The form's months as the API's query: from the first moment of the first month to the first moment after the
-    last one, with the group if one is chosen."""
-    start, end = _month_start(form, "from", zone), _month_start(form, "to", zone, after=True)
-    return {"from": start.isoformat(), "to": end.isoformat(),
-            **({"group_by": form.value("group_by")} if form.value("group_by") else {})}
-
-
-def _month_start(form: ConsoleForm, name: str, zone: ZoneInfo, *, after: bool = False) -> datetime:
-    """The first moment of the month named in the form (YYYY-MM, <input type="month">), or of the next one."""
+def _month_start(form: ConsoleForm, name: str, zone: ZoneInfo) -> datetime:
+    """The first moment of the month named in the form (YYYY-MM, <input type="month">)."""
     try:
-        moment = datetime.strptime(form.value(name), "%Y-%m").replace(tzinfo=zone)
+        return datetime.strptime(form.value(name), "%Y-%m").replace(tzinfo=zone)
     except ValueError:
         raise ma.ValidationError({name: [_l("Enter a month.")]}) from None
-    if after:
-        moment = moment.replace(year=moment.year + moment.month // 12, month=moment.month % 12 + 1)
-    return moment
 
 
 def group_labels(group_by: str | None, groups: list[str | None]) -> dict[str, str]:

@@ -1,24 +1,10 @@
-from typing import Any
-
 import marshmallow as ma
 
-from backend.errors import DomainError
 from backend.http.fields import OneOf, Timestamp
+from backend.http.periods import PeriodQuerySchema
 from backend.kpis.service import GroupBy
 
 COLUMNS = ("kpi", "detail", "group", "value", "numerator", "denominator", "target", "target_met")
-
-
-class PeriodQuerySchema(ma.Schema):
-    """A period [from, to): the KPIs', the cost report's and the failure analysis'."""
-
-    start = Timestamp(data_key="from", required=True, metadata={"description": "Start of the period (included)"})
-    end = Timestamp(data_key="to", required=True, metadata={"description": "End of the period (excluded)"})
-
-    @ma.validates_schema
-    def _ends_after_it_starts(self, data: dict[str, Any], **_kwargs: object) -> None:
-        if data["start"] >= data["end"]:
-            raise DomainError("to", "must be after `from`", location="query")
 
 
 class KpiQuerySchema(PeriodQuerySchema):

@@ -33,7 +33,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import MAXYEAR, UTC, datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session, aliased
 from backend.accounts.models import User
 from backend.accounts.scope import stations_of, within_stations
 from backend.callbacks.models import Callback, CallbackAttempt, CallbackKind
+from backend.clock import next_month
 from backend.config import Settings
 from backend.dispatch.models import Deadline, Job, JobTechnician, ServiceRequest
 from backend.dispatch.sla import DeadlineStatus
@@ -301,13 +302,6 @@ def from_raw_tables(q: Query) -> list[Row]:
 
 def split_period(start: datetime, end: datetime) -> tuple[list[str], list[tuple[datetime, datetime]]]:
     """The whole UTC months within [start, end) (YYYY-MM), and the rest of it as half-open intervals."""
-
-    def next_month(at: datetime) -> datetime | None:
-        if (at.year, at.month) == (MAXYEAR, 12):
-            return None
-        return at.replace(year=at.year + at.month // 12, month=at.month % 12 + 1, day=1, hour=0, minute=0, second=0,
-                          microsecond=0)
-
     month_start = start.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     first = month_start if month_start >= start else next_month(month_start)
     months, cursor = [], first

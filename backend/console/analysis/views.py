@@ -7,47 +7,37 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import g, request
+from flask import g
 from flask.typing import ResponseReturnValue
 
 from backend.analysis import service
 from backend.analysis.schemas import COLUMNS, FailureQuerySchema, csv_rows
 from backend.console import bp
-from backend.console.forms import ConsoleForm
 from backend.console.i18n import lazy_gettext as _l
 from backend.console.pages import console_page
-from backend.console.periods import month_form, period, user_zone
+from backend.console.periods import run_report
 from backend.console.render import render_page
 from backend.http.context import db
 from backend.http.csv import csv_response
 
 
-def _analysis(form: ConsoleForm, zone: ZoneInfo) -> tuple[dict[str, Any], service.FailureAnalysis] | None:
-    def analyse() -> tuple[dict[str, Any], service.FailureAnalysis]:
-        query = FailureQuerySchema().load(period(form, zone))
-        return query, service.analyse(db(), g.user, start=query["start"], end=query["end"],
-                                      group_by=query["group_by"])
-
-    return form.submit(analyse)
+def _analysis(query: dict[str, Any], _zone: ZoneInfo) -> service.FailureAnalysis:
+    return service.analyse(db(), g.user, start=query["start"], end=query["end"], group_by=query["group_by"])
 
 
 @bp.route("/failure-analysis")
 @console_page(*service.READERS, nav=_l("Failure analysis"), order=56)
 def failure_analysis() -> ResponseReturnValue:
-    zone = user_zone(g.user)
-    form = month_form("failures", request.args, zone)
-    found = _analysis(form, zone)
-    query, analysis = found if found else ({"group_by": form.value("group_by") or None}, None)
-    return render_page("console/analysis/failures.html", status=form.status, form=form, analysis=analysis,
-                       group_by=query["group_by"], group_values=[g_.value for g_ in service.FailureGroupBy])
+    report = run_report("failures", FailureQuerySchema(), _analysis)
+    return render_page("console/analysis/failures.html", status=report.form.status, report=report,
+                       group_values=[g_.value for g_ in service.FailureGroupBy])
 
 
 @bp.route("/failure-analysis.csv")
 @console_page(*service.READERS)
 def failure_analysis_csv() -> ResponseReturnValue:
     """The same figures as the page, as the API's CSV."""
-    zone = user_zone(g.user)
-    found = _analysis(month_form("failures", request.args, zone), zone)
-    if found is None:
+    report = run_report("failures", FailureQuerySchema(), _analysis)
+    if report.result is None:
         return failure_analysis()
-    return csv_response(csv_rows(found[1].rows), COLUMNS, "failure-analysis.csv")
+    return csv_response(csv_rows(report.result.rows), COLUMNS, "failure-analysis.csv")

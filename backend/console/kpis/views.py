@@ -1,6 +1,6 @@
 """The KPIs (RULES.md §9) against their targets (DSP-5) for managers and supervisors: whole months in the user's
-local time, one row per station, technician or month, and the same figures as CSV. The API's schema, service and
-roles (backend.kpis)."""
+local time, one row per station, technician or local month, and the same figures as CSV. The API's schema, service
+and roles (backend.kpis)."""
 
 from __future__ import annotations
 
@@ -8,22 +8,21 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Response, g, request
+from flask import g
 from flask.typing import ResponseReturnValue
 
-from backend.accounts.models import Role
 from backend.console import bp
-from backend.console.forms import ConsoleForm
 from backend.console.i18n import lazy_gettext as _l
 from backend.console.pages import console_page
-from backend.console.periods import group_labels, month_form, period, user_zone
+from backend.console.periods import MONTH, group_labels, local_months, run_report
 from backend.console.render import render_page
 from backend.http.context import db, onsite
 from backend.http.csv import csv_response
 from backend.kpis import service
+from backend.kpis import views as kpis_api
 from backend.kpis.schemas import COLUMNS, KpiQuerySchema, KpiRowSchema
 
-KPI_READERS = (Role.MANAGER, Role.SUPERVISOR)
+KPI_READERS = kpis_api.get_kpis.access_roles
 # The columns of the table, in the service's order: a KPI, or service timeliness of one deadline kind.
 COLUMNS_SHOWN = (("service_timeliness", "on_site"), ("service_timeliness", "reply"),
                  ("service_timeliness", "written_contact"), ("satisfaction", None), ("satisfaction_mean", None),
@@ -38,7 +37,24 @@ SHARES = frozenset({"service_timeliness", "satisfaction", "service_complaint_rat
 class Table:
     groups: list[str | None]
     cells: dict[tuple[str | None, str, str | None], service.Row]
-    labels: dict[str | None, str]
+    labels: dict[str, str]
+
+
+def _rows(query: dict[str, Any], zone: ZoneInfo) -> list[service.Row]:
+    """The KPIs the query asks for; by month, each month of the user's calendar on its own (the API's months are
+    UTC months)."""
+    def compute(start: Any, end: Any, group_by: Any) -> list[service.Row]:
+        return service.compute(db(), start=start, end=end, group_by=group_by, now=onsite().clock.now(),
+                               settings=onsite().settings, user=g.user)
+
+    if query["group_by"] != MONTH:
+        return compute(query["start"], query["end"], query["group_by"])
+    rows = []
+    for label, start, end in local_months(query["start"], query["end"], zone):
+        for row in compute(start, end, None):
+            row.group = label
+            rows.append(row)
+    return rows
 
 
 def _table(rows: list[service.Row], group_by: str | None) -> Table:
@@ -48,37 +64,22 @@ def _table(rows: list[service.Row], group_by: str | None) -> Table:
     return Table(groups, {(row.group, row.kpi, row.detail): row for row in rows}, group_labels(group_by, groups))
 
 
-def _compute(form: ConsoleForm, zone: ZoneInfo) -> tuple[dict[str, Any], list[service.Row]] | None:
-    def compute() -> tuple[dict[str, Any], list[service.Row]]:
-        query = KpiQuerySchema().load(period(form, zone))
-        return query, service.compute(db(), start=query["start"], end=query["end"], group_by=query["group_by"],
-                                      now=onsite().clock.now(), settings=onsite().settings, user=g.user)
-
-    return form.submit(compute)
-
-
 @bp.route("/kpis")
 @console_page(*KPI_READERS, nav=_l("KPIs"), order=50)
 def kpis() -> ResponseReturnValue:
-    zone = user_zone(g.user)
-    form = month_form("kpis", request.args, zone)
-    computed = _compute(form, zone)
-    table = _table(computed[1], computed[0]["group_by"]) if computed else None
-    return render_page("console/kpis/kpis.html", status=form.status, form=form, table=table,
-                       group_by=computed[0]["group_by"] if computed else None, columns=COLUMNS_SHOWN, shares=SHARES,
-                       group_values=[g_.value for g_ in service.GroupBy],
+    report = run_report("kpis", KpiQuerySchema(), _rows)
+    return render_page("console/kpis/kpis.html", status=report.form.status, report=report,
+                       table=_table(report.result, report.group_by) if report.result is not None else None,
+                       columns=COLUMNS_SHOWN, shares=SHARES, group_values=[g_.value for g_ in service.GroupBy],
                        targets={kpi: str(target) for kpi, target in service.TARGETS.items()},
-                       as_of=onsite().clock.now(), zone=zone)
+                       as_of=onsite().clock.now())
 
 
 @bp.route("/kpis.csv")
 @console_page(*KPI_READERS)
 def kpis_csv() -> ResponseReturnValue:
     """The same figures as the page, as the API's CSV (one row per KPI and group)."""
-    zone = user_zone(g.user)
-    form = month_form("kpis", request.args, zone)
-    computed = _compute(form, zone)
-    if computed is None:
+    report = run_report("kpis", KpiQuerySchema(), _rows)
+    if report.result is None:
         return kpis()
-    response: Response = csv_response(KpiRowSchema(many=True).dump(computed[1]), COLUMNS, "kpis.csv")
-    return response
+    return csv_response(KpiRowSchema(many=True).dump(report.result), COLUMNS, "kpis.csv")

@@ -8,9 +8,10 @@ from typing import Any
 
 from flask import flash, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
-from backend.accounts.models import User
+from backend.accounts.models import User, UserStation
+from backend.accounts.scope import stations_of
 from backend.console import bp
 from backend.console.forms import ConsoleForm, datetime_local_value
 from backend.console.i18n import gettext as _
@@ -29,6 +30,7 @@ from backend.http.context import db, onsite
 from backend.quality import service as quality
 from backend.quality.models import Investigation, ResponsibleKind
 from backend.quality.schemas import InvestigationInputSchema
+from backend.technicians.models import Technician
 
 FORM_FIELDS = {
     "log": ("direction", "channel", "counterpart", "content", "occurred_at"),
@@ -92,7 +94,11 @@ def render_request(service_request: ServiceRequest, forms: dict[str, ConsoleForm
         "feedback": state == service.RequestStatus.RESOLVED and user.has_any_role(frozenset(FEEDBACK_RECORDERS)),
         "close": (state in (service.RequestStatus.FEEDBACK_GIVEN, service.RequestStatus.REJECTED)
                   and user.has_any_role(frozenset(CLOSERS))),
-        "investigate": open_ and user.has_any_role(frozenset(quality.INVESTIGATORS)),
+        # Four eyes: nobody on a crew of the request decides who is responsible (quality.decide refuses them too).
+        "investigate": (open_ and user.has_any_role(frozenset(quality.INVESTIGATORS))
+                        and not any(service.is_on_crew(job, user) for job in jobs)),
+        "investigate_own_work": (open_ and user.has_any_role(frozenset(quality.INVESTIGATORS))
+                                 and any(service.is_on_crew(job, user) for job in jobs)),
     }
     candidates = []
     if may["candidates"]:
@@ -119,16 +125,25 @@ def render_request(service_request: ServiceRequest, forms: dict[str, ConsoleForm
 
 
 def _investigation_choices(investigation: Investigation | None) -> dict[str, Any]:
-    """The root-cause codes (with one taken off the list that the investigation still uses) and the people one may
-    be held responsible."""
+    """The root-cause codes and the people one may hold responsible: the active ones the investigator's stations
+    know (SCP-1: its office and its technicians; everyone for head office), with whatever the investigation
+    already names kept on the list (a code taken off the configuration, someone who has left)."""
     codes = list(onsite().settings.root_causes)
     if investigation is not None and investigation.root_cause not in codes:
         codes.append(investigation.root_cause)
-    employees = db().execute(select(User.id, User.full_name).where(User.active.is_(True))
-                             .order_by(User.full_name)).all()
+    people = select(User.id, User.full_name).where(User.active.is_(True))
+    stations = stations_of(g.user)
+    if stations is not None:
+        people = people.where(or_(
+            User.id.in_(select(UserStation.user_id).where(UserStation.station_id.in_(sorted(stations)))),
+            User.id.in_(select(Technician.user_id).where(Technician.home_station_id.in_(sorted(stations))))))
+    employees = dict(db().execute(people).all())
+    if investigation is not None and investigation.responsible_user_id is not None:
+        named = db().get_one(User, investigation.responsible_user_id)
+        employees.setdefault(named.id, named.full_name)
     return {"root_causes": [(code, code) for code in codes],
             "responsible_kinds": [kind.value for kind in ResponsibleKind],
-            "employees": [(str(ident), name) for ident, name in employees]}
+            "employees": sorted(((str(ident), name) for ident, name in employees.items()), key=lambda e: e[1])}
 
 
 def _done(service_request: ServiceRequest, form: ConsoleForm, message: str, anchor: str) -> ResponseReturnValue:

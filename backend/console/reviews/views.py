@@ -89,11 +89,12 @@ def _now() -> Any:
     return onsite().clock.now()
 
 
-def _gone(forms: dict[int, ConsoleForm], waiting: Iterable[Any]) -> list[ConsoleForm]:
-    """Refused forms about items no longer waiting (decided meanwhile): their card is gone, so the page shows why on
-    its own."""
+def _gone(forms: dict[int, ConsoleForm], waiting: Iterable[Any]) -> list[Any]:
+    """Why a decision was refused about an item no longer waiting (decided meanwhile): its card and the fields are
+    gone, so the page says it on its own."""
     listed = {item.id for item in waiting}
-    return [form for ident, form in forms.items() if ident not in listed and form.failed]
+    return [form.message or _l("This is no longer waiting for a decision: someone decided it meanwhile.")
+            for ident, form in forms.items() if ident not in listed and form.failed]
 
 
 def _names(user_ids: Iterable[int | None]) -> dict[int, str]:

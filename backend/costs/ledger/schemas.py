@@ -5,7 +5,7 @@ import marshmallow as ma
 from backend.costs.ledger.service import CostGroupBy
 from backend.costs.models import BorneBy
 from backend.http.fields import Money, Name, OneOf, Text, Timestamp
-from backend.kpis.schemas import PeriodQuerySchema
+from backend.http.periods import PeriodQuerySchema
 
 
 class CostQuerySchema(PeriodQuerySchema):
