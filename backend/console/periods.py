@@ -19,10 +19,10 @@ from backend.clock import next_month
 from backend.console.forms import ConsoleForm
 from backend.console.i18n import lazy_gettext as _l
 from backend.console.i18n import station_zone
+from backend.console.people import technician_names
 from backend.http.context import db, onsite
 from backend.parts.models import Part
 from backend.stations.models import Station
-from backend.technicians.models import Technician
 
 T = TypeVar("T")
 # Named as the API's query (from, to), so its refusals land beside the same fields; in the form they hold months.
@@ -103,11 +103,15 @@ def group_labels(group_by: str | None, groups: list[str | None]) -> dict[str, st
     """What each group is called, where the report gives an id: a station's or technician's name, a part's number
     and name. Other groups (a model, a supplier, a month) are their own names."""
     ids = sorted(int(group) for group in groups if group is not None and group.isdigit())
-    names = {"station": select(Station.id, Station.name),
-             "technician": select(Technician.id, User.full_name).join(User, User.id == Technician.user_id),
-             "part": select(Part.id, Part.part_number + " " + Part.name)}
-    if group_by not in names or not ids:
+    if not ids:
         return {}
-    statement = names[group_by]
-    key = statement.selected_columns[0]
-    return {str(ident): name for ident, name in db().execute(statement.where(key.in_(ids)))}
+    statements = {"station": select(Station.id, Station.name),
+                  "part": select(Part.id, Part.part_number + " " + Part.name)}
+    if group_by == "technician":
+        names = technician_names(ids)
+    elif group_by in statements:
+        statement = statements[group_by]
+        names = dict(db().execute(statement.where(statement.selected_columns[0].in_(ids))).all())
+    else:
+        return {}
+    return {str(ident): name for ident, name in names.items()}

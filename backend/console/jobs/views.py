@@ -9,13 +9,13 @@ from flask import flash, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from backend.accounts.models import User
 from backend.console import bp
 from backend.console.forms import ConsoleForm
 from backend.console.i18n import gettext as _
 from backend.console.i18n import lazy_gettext as _l
 from backend.console.labels import LABELS
 from backend.console.pages import console_page
+from backend.console.people import user_names
 from backend.console.render import render_page
 from backend.dispatch import service as dispatch
 from backend.dispatch.models import DispatchDecision, Job
@@ -49,8 +49,7 @@ def render_job(job: Job, cancel_form: ConsoleForm | None = None, status: int = 2
     events = db().scalars(fieldwork.job_events(job.id)).all()
     decision = db().scalar(select(DispatchDecision).where(DispatchDecision.job_id == job.id))
     actors = {e.actor_user_id for e in events} | {job.assigned_by_user_id}
-    people = dict(db().execute(select(User.id, User.full_name).where(
-        User.id.in_([a for a in actors if a is not None]))).all())
+    people = user_names(actors)
     return render_page("console/jobs/job.html", status=status, job=job, sr=job.service_request,
                        station=job.service_request.nearest_station, events=events, decision=decision, people=people,
                        may_cancel=(g.user.has_any_role(frozenset(fieldwork.CANCELLERS))

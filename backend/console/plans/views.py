@@ -10,13 +10,13 @@ from flask import flash, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from backend.accounts.models import User
 from backend.accounts.scope import stations_of, within_scope
 from backend.console import bp
 from backend.console.forms import ConsoleForm
 from backend.console.i18n import gettext as _
 from backend.console.i18n import lazy_gettext as _l
 from backend.console.pages import console_page
+from backend.console.people import technician_names, user_names
 from backend.console.render import render_page
 from backend.dispatch.service import DISPATCHERS, PLANNERS
 from backend.dispatch.sla import Tier
@@ -25,16 +25,10 @@ from backend.planning.plans import service
 from backend.planning.plans.models import DispatchPlan, PlanStatus
 from backend.planning.plans.schemas import PlanCommitSchema, PlanCreateSchema
 from backend.stations.models import Station
-from backend.technicians.models import Technician
 
 LIST_LIMIT = 30
 CREATE_FIELDS = ("station", "tier", "max_jobs_per_technician")
 COMMIT_FIELDS = ("drop",)
-
-
-def _names(user_ids: set[int | None]) -> dict[int, str]:
-    wanted = sorted(i for i in user_ids if i is not None)
-    return dict(db().execute(select(User.id, User.full_name).where(User.id.in_(wanted))).all()) if wanted else {}
 
 
 def render_plans(form: ConsoleForm | None = None, status: int = 200) -> ResponseReturnValue:
@@ -45,17 +39,15 @@ def render_plans(form: ConsoleForm | None = None, status: int = 200) -> Response
                        station_options=[("", _("All my stations") if stations_of(g.user) else _("All stations"))]
                        + [(str(s.id), s.name) for s in stations],
                        tiers=[t.value for t in Tier], form=form or ConsoleForm("plan", fields=CREATE_FIELDS),
-                       people=_names({p.created_by_user_id for p in plans}),
+                       people=user_names(p.created_by_user_id for p in plans),
                        may_plan=g.user.has_any_role(frozenset(DISPATCHERS)),
                        default_limit=onsite().settings.max_jobs_per_technician)
 
 
 def render_plan(plan: DispatchPlan, form: ConsoleForm | None = None, status: int = 200) -> ResponseReturnValue:
-    greedy_ids = {i for item in plan.items for i in item.greedy_technician_ids}
-    technicians = dict(db().execute(select(Technician.id, User.full_name).join(User, User.id == Technician.user_id)
-                                    .where(Technician.id.in_(sorted(greedy_ids)))).all()) if greedy_ids else {}
+    technicians = technician_names(i for item in plan.items for i in item.greedy_technician_ids)
     return render_page("console/plans/plan.html", status=status, plan=plan, technicians=technicians,
-                       people=_names({plan.created_by_user_id, plan.committed_by_user_id}),
+                       people=user_names([plan.created_by_user_id, plan.committed_by_user_id]),
                        form=form or ConsoleForm("commit", fields=COMMIT_FIELDS),
                        may_commit=(plan.status == PlanStatus.PROPOSED
                                    and g.user.has_any_role(frozenset(DISPATCHERS))))

@@ -17,6 +17,7 @@ from backend.console.forms import ConsoleForm, datetime_local_value
 from backend.console.i18n import gettext as _
 from backend.console.i18n import station_zone
 from backend.console.pages import console_page
+from backend.console.people import user_names
 from backend.console.render import render_page
 from backend.dispatch import service
 from backend.dispatch.candidates import DEFAULT_LIMIT
@@ -63,13 +64,6 @@ def _pending(service_request: ServiceRequest, kind: str) -> bool:
             and service_request.status not in STOPPED_STATUSES)
 
 
-def _names(ids: set[int | None]) -> dict[int, str]:
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    return dict(db().execute(select(User.id, User.full_name).where(User.id.in_(wanted))).all())
-
-
 def render_request(service_request: ServiceRequest, forms: dict[str, ConsoleForm] | None = None,
                    status: int = 200) -> ResponseReturnValue:
     user: User = g.user
@@ -83,6 +77,8 @@ def render_request(service_request: ServiceRequest, forms: dict[str, ConsoleForm
     dispatchable = service_request.status in service.DISPATCHABLE
     state = service_request.status
     open_ = state != service.RequestStatus.CLOSED  # INV-1: a closed request offers no action
+    investigator = open_ and user.has_any_role(frozenset(quality.INVESTIGATORS))
+    on_crew = any(service.is_on_crew(job, user) for job in jobs)
     may = {
         "log": open_ and user.has_any_role(frozenset(CONTACT_LOGGERS)),
         "reply": user.has_any_role(frozenset(DISPATCHERS)) and _pending(service_request, DeadlineKind.REPLY),
@@ -95,10 +91,8 @@ def render_request(service_request: ServiceRequest, forms: dict[str, ConsoleForm
         "close": (state in (service.RequestStatus.FEEDBACK_GIVEN, service.RequestStatus.REJECTED)
                   and user.has_any_role(frozenset(CLOSERS))),
         # Four eyes: nobody on a crew of the request decides who is responsible (quality.decide refuses them too).
-        "investigate": (open_ and user.has_any_role(frozenset(quality.INVESTIGATORS))
-                        and not any(service.is_on_crew(job, user) for job in jobs)),
-        "investigate_own_work": (open_ and user.has_any_role(frozenset(quality.INVESTIGATORS))
-                                 and any(service.is_on_crew(job, user) for job in jobs)),
+        "investigate": investigator and not on_crew,
+        "investigate_own_work": investigator and on_crew,
     }
     candidates = []
     if may["candidates"]:
@@ -106,7 +100,7 @@ def render_request(service_request: ServiceRequest, forms: dict[str, ConsoleForm
                                                travel_speed_kmh=onsite().settings.travel_speed_kmh,
                                                limit=DEFAULT_LIMIT)
     investigation = quality.investigation_of(db(), service_request.id)
-    people = _names({c.logged_by_user_id for c in communications} | {d.waived_by_user_id for d in
+    people = user_names({c.logged_by_user_id for c in communications} | {d.waived_by_user_id for d in
                      service_request.deadlines} | {d.decided_by_user_id for d in decisions.values()}
                     | {service_request.decided_by_user_id, service_request.registered_by_user_id,
                        service_request.feedback_by_user_id, service_request.closed_by_user_id}

@@ -16,13 +16,14 @@ from flask import flash, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from backend.accounts.models import Role, User
+from backend.accounts.models import Role
 from backend.console import bp
 from backend.console.forms import ConsoleForm
 from backend.console.labels import LABELS
 from backend.console.i18n import gettext as _
 from backend.console.i18n import lazy_gettext as _l
 from backend.console.pages import console_page
+from backend.console.people import user_names
 from backend.console.render import render_page
 from backend.costs.expenses import service as expenses
 from backend.costs.expenses import views as expenses_api
@@ -97,11 +98,6 @@ def _gone(forms: dict[int, ConsoleForm], waiting: Iterable[Any]) -> list[Any]:
             for ident, form in forms.items() if ident not in listed and form.failed]
 
 
-def _names(user_ids: Iterable[int | None]) -> dict[int, str]:
-    ids = {i for i in user_ids if i is not None}
-    return {user.id: user.full_name for user in db().scalars(select(User).where(User.id.in_(ids)))} if ids else {}
-
-
 def _lead_name(job: Job) -> str:
     lead = next((member.technician for member in job.crew if member.is_lead), None)
     return lead.user.full_name if lead is not None else "—"
@@ -148,7 +144,7 @@ def _report_page(job_id: int, version_no: int | None, *, forms: dict[str, Consol
         verdict=verdict, signature=signature, approval=approval, photos=session.scalars(reports.job_photos(job.id)).all(),
         under_review=under_review, lead_name=_lead_name(job), forms=forms, checked_at=_now(),
         decision=decision(REPORT_DECIDERS, lambda: check_may_decide(job, g.user)) if under_review else None,
-        names=_names([shown.author_user_id, shown.reviewed_by_user_id, approval and approval.approved_by_user_id]))
+        names=user_names([shown.author_user_id, shown.reviewed_by_user_id, approval and approval.approved_by_user_id]))
 
 
 def _shown_and_current(job: Job, version_no: int) -> FieldReport:
@@ -303,7 +299,7 @@ def _expenses_page(forms: dict[int, ConsoleForm], status: int = 200) -> Response
     decisions = {e.id: decision(EXPENSE_DECIDERS, lambda e=e: check_may_decide(jobs[e.job_id], g.user))
                  for e in pending}
     return render_page("console/reviews/expenses.html", status=status, pending=pending, jobs=jobs,
-                       decisions=decisions, people=_names(e.raised_by_user_id for e in pending),
+                       decisions=decisions, people=user_names(e.raised_by_user_id for e in pending),
                        gone=_gone(forms, pending),
                        forms={e.id: forms.get(e.id) or ConsoleForm(f"expense-{e.id}", fields=("reason",))
                               for e in pending})
