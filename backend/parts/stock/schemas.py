@@ -81,9 +81,9 @@ class SerialSchema(ma.Schema):
     part = ma.fields.Nested(PartRefSchema)
     status = OneOf(SerialStatus, metadata={"description": "In stock, in transit or out of stock, wherever the unit is "
                                                           "(also when `location` is withheld)"})
-    location = ma.fields.Nested(LocationRefSchema, allow_none=True,
-                                metadata={"description": "Where the unit is now; null once it left stock, and for a user with stations "
-                                                        "(SCP-1) while it is at a location outside them"})
+    location = ma.fields.Nested(LocationRefSchema, allow_none=True, metadata={
+        "description": "Where the unit is now; null once it left stock, and for a user with stations (SCP-1) while it "
+                       "is at a location outside them"})
     history = ma.fields.List(ma.fields.Nested(LedgerEntrySchema), metadata={
         "description": "Oldest first; for a user with stations, the movements at their stations' locations only"})
 
